@@ -1,0 +1,2 @@
+DROP TABLE group_receipts;
+DROP TABLE group_messages;

@@ -1,0 +1,63 @@
+//! Persistence: the connection pool, embedded migrations and the generated schema.
+
+pub mod schema;
+
+use anyhow::{Context, Result};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// The migrations compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A pool of synchronous diesel connections (used through `spawn_blocking`).
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+/// One pooled connection.
+pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Builds the pool; fails fast when the database cannot be reached.
+pub fn pool(url: &str, size: u32) -> Result<DbPool> {
+    Pool::builder()
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(ConnectionManager::new(url))
+        .context("connecting to the database")
+}
+
+/// Applies pending migrations; returns how many ran.
+pub fn migrate(url: &str) -> Result<usize> {
+    let mut conn = PgConnection::establish(url).with_context(|| "connecting to the database to migrate")?;
+    let done = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    Ok(done.len())
+}
+
+/// Whether all migrations are applied (readiness check).
+pub fn migrations_applied(conn: &mut PgConnection) -> Result<bool> {
+    let pending = conn
+        .has_pending_migration(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(!pending)
+}
+
+/// Creates database `name` through the maintenance database at `admin_url` if it is missing.
+pub fn create_database_if_missing(admin_url: &str, name: &str, template: Option<&str>) -> Result<()> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = PgConnection::establish(admin_url).context("connecting to the maintenance database")?;
+    let row: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<Text, _>(name)
+        .get_result(&mut conn)?;
+    if !row.exists {
+        let tpl = template.map(|t| format!(" TEMPLATE \"{t}\"")).unwrap_or_default();
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\"{tpl}")).execute(&mut conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! C2C receipts: conversation read time, unread counts, per-message read and delivery.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::PgConnection;
+use serde_json::json;
+
+use crate::db::schema::{c2c_messages, c2c_read_state};
+use crate::domain::{accounts, now_secs};
+use crate::error::{ApiError, ApiResult};
+use crate::webhooks::outbox;
+
+/// Most messages one per-message receipt call may name (Tencent's client limit).
+pub const MAX_RECEIPT_ITEMS: usize = 30;
+
+fn require_pair(conn: &mut PgConnection, reader: &str, peer: &str) -> ApiResult<()> {
+    if !accounts::exists(conn, reader)? {
+        return Err(ApiError::Service(90008, format!("account {reader:?} is not imported")));
+    }
+    if !accounts::exists(conn, peer)? {
+        return Err(ApiError::Service(90003, format!("Peer_Account {peer:?} is not imported")));
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Total C2C unread of `user`: messages to them newer than their read time for that peer.
+pub fn total_unread(conn: &mut PgConnection, user: &str) -> ApiResult<i64> {
+    let row: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM c2c_messages m
+         LEFT JOIN c2c_read_state r ON r.reader = m.to_account AND r.peer = m.from_account
+         WHERE m.to_account = $1 AND m.counts_unread AND m.msg_time > coalesce(r.read_time, -1)",
+    )
+    .bind::<Text, _>(user)
+    .get_result(conn)?;
+    Ok(row.n)
+}
+
+/// Unread count of `user` in the conversation with `peer`.
+pub fn unread_with(conn: &mut PgConnection, user: &str, peer: &str) -> ApiResult<i64> {
+    let row: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM c2c_messages m
+         WHERE m.to_account = $1 AND m.from_account = $2 AND m.counts_unread
+           AND m.msg_time > coalesce((SELECT read_time FROM c2c_read_state WHERE reader = $1 AND peer = $2), -1)",
+    )
+    .bind::<Text, _>(user)
+    .bind::<Text, _>(peer)
+    .get_result(conn)?;
+    Ok(row.n)
+}
+
+/// Marks the conversation read up to `read_time` (default now, never in the future, never
+/// backwards) and fires `C2C.CallbackAfterMsgReport`. Returns the effective read time.
+pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Option<i64>) -> ApiResult<i64> {
+    require_pair(conn, reader, peer)?;
+    let now = now_secs();
+    let wanted = read_time.unwrap_or(now).min(now);
+    if wanted < 0 {
+        return Err(ApiError::invalid("MsgReadTime must be a unix time in seconds, not negative"));
+    }
+    let effective: i64 = diesel::insert_into(c2c_read_state::table)
+        .values((c2c_read_state::reader.eq(reader), c2c_read_state::peer.eq(peer), c2c_read_state::read_time.eq(wanted)))
+        .on_conflict((c2c_read_state::reader, c2c_read_state::peer))
+        .do_update()
+        .set((
+            c2c_read_state::read_time.eq(diesel::dsl::sql::<BigInt>("greatest(c2c_read_state.read_time, excluded.read_time)")),
+            c2c_read_state::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(c2c_read_state::read_time)
+        .get_result(conn)?;
+    let unread = total_unread(conn, reader)?;
+    outbox::enqueue(
+        conn,
+        "C2C.CallbackAfterMsgReport",
+        &json!({
+            "CallbackCommand": "C2C.CallbackAfterMsgReport",
+            "Report_Account": reader,
+            "Peer_Account": peer,
+            "LastReadTime": effective,
+            "UnreadMsgNum": unread,
+            "EventTime": outbox::event_time_ms(),
+        }),
+    )?;
+    Ok(effective)
+}
+
+/// Unread counts of `user`: the total, per requested peer, and peers that are not imported.
+pub struct UnreadCounts {
+    pub total: i64,
+    pub per_peer: Vec<(String, i64)>,
+    pub errors: Vec<(String, u32)>,
+}
+
+/// Unread counts for `get_c2c_unread_msg_num`.
+pub fn unread_counts(conn: &mut PgConnection, user: &str, peers: &[String]) -> ApiResult<UnreadCounts> {
+    if peers.len() > 10 {
+        return Err(ApiError::invalid(format!("Peer_Account has {} entries, at most 10 allowed", peers.len())));
+    }
+    if !accounts::exists(conn, user)? {
+        return Err(ApiError::AccountNotFound(user.to_string()));
+    }
+    let known = accounts::existing(conn, peers)?;
+    let mut out = UnreadCounts { total: total_unread(conn, user)?, per_peer: Vec::new(), errors: Vec::new() };
+    for p in peers {
+        if known.contains(p) {
+            out.per_peer.push((p.clone(), unread_with(conn, user, p)?));
+        } else {
+            out.errors.push((p.clone(), 70107));
+        }
+    }
+    Ok(out)
+}
+
+/// One message named by a receipt call.
+#[derive(Debug, Clone)]
+pub struct MsgRef {
+    pub from: String,
+    pub to: String,
+    pub key: String,
+}
+
+/// Whether a receipt call acknowledges reading or only delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    Read,
+    Delivered,
+}
+
+/// Validates every item (all or nothing) and returns the message ids.
+fn receipt_targets(conn: &mut PgConnection, reader: &str, sender: &str, items: &[MsgRef]) -> ApiResult<Vec<i64>> {
+    if items.is_empty() || items.len() > MAX_RECEIPT_ITEMS {
+        return Err(ApiError::invalid(format!(
+            "C2CMsgInfo must name 1 to {MAX_RECEIPT_ITEMS} messages, got {}",
+            items.len()
+        )));
+    }
+    require_pair(conn, reader, sender)?;
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        if it.from != sender || it.to != reader {
+            return Err(ApiError::invalid(format!(
+                "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
+                it.from, it.to
+            )));
+        }
+        let row: Option<(i64, bool)> = c2c_messages::table
+            .filter(c2c_messages::from_account.eq(sender))
+            .filter(c2c_messages::to_account.eq(reader))
+            .filter(c2c_messages::msg_key.eq(&it.key))
+            .select((c2c_messages::id, c2c_messages::need_receipt))
+            .first(conn)
+            .optional()?;
+        match row {
+            None => {
+                return Err(ApiError::Service(
+                    90054,
+                    format!("C2CMsgInfo[{i}].MsgKey {:?} is not a message from {sender:?} to {reader:?}", it.key),
+                ))
+            }
+            Some((_, false)) => {
+                return Err(ApiError::ReceiptNotFound(format!(
+                    "C2CMsgInfo[{i}].MsgKey {:?} was sent without IsNeedReadReceipt, so it takes no receipts",
+                    it.key
+                )))
+            }
+            Some((id, true)) => ids.push(id),
+        }
+    }
+    Ok(ids)
+}
+
+/// Records per-message read or delivery receipts from `reader` for messages `sender` sent.
+/// Idempotent; returns the keys whose state changed (and fires the webhook for reads).
+pub fn acknowledge(conn: &mut PgConnection, reader: &str, sender: &str, items: &[MsgRef], ack: Ack) -> ApiResult<Vec<String>> {
+    let ids = receipt_targets(conn, reader, sender, items)?;
+    let target = c2c_messages::table.filter(c2c_messages::id.eq_any(&ids));
+    let changed: Vec<String> = match ack {
+        Ack::Read => diesel::update(target.filter(c2c_messages::peer_read_at.is_null()))
+            .set((
+                c2c_messages::peer_read_at.eq(diesel::dsl::now),
+                c2c_messages::delivered_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("coalesce(delivered_at, now())")),
+            ))
+            .returning(c2c_messages::msg_key)
+            .get_results(conn)?,
+        Ack::Delivered => diesel::update(target.filter(c2c_messages::delivered_at.is_null()))
+            .set(c2c_messages::delivered_at.eq(diesel::dsl::now))
+            .returning(c2c_messages::msg_key)
+            .get_results(conn)?,
+    };
+    if ack == Ack::Read && !changed.is_empty() {
+        let info: Vec<_> = changed
+            .iter()
+            .map(|k| json!({"From_Account": sender, "To_Account": reader, "MsgKey": k, "MsgId": k}))
+            .collect();
+        outbox::enqueue(
+            conn,
+            "C2C.CallbackAfterMsgReadReceipt",
+            &json!({
+                "CallbackCommand": "C2C.CallbackAfterMsgReadReceipt",
+                "Operator_Account": reader,
+                "Peer_Account": sender,
+                "C2CMsgInfo": info,
+                "EventTime": outbox::event_time_ms(),
+            }),
+        )?;
+    }
+    Ok(changed)
+}
+
+/// The sender's view of one message.
+#[derive(Debug, Clone)]
+pub struct ReceiptState {
+    pub key: String,
+    /// 0 when found, 90054 when there is no such message.
+    pub code: u32,
+    pub need_receipt: bool,
+    pub read_time: Option<i64>,
+    pub delivered_time: Option<i64>,
+}
+
+/// Receipt state of messages `sender` sent to `peer`.
+pub fn receipt_states(conn: &mut PgConnection, sender: &str, peer: &str, keys: &[String]) -> ApiResult<Vec<ReceiptState>> {
+    if keys.is_empty() || keys.len() > 100 {
+        return Err(ApiError::invalid(format!("MsgKeyList must have 1 to 100 keys, got {}", keys.len())));
+    }
+    require_pair(conn, sender, peer)?;
+    type Row = (String, bool, Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>);
+    let rows: Vec<Row> = c2c_messages::table
+        .filter(c2c_messages::from_account.eq(sender))
+        .filter(c2c_messages::to_account.eq(peer))
+        .filter(c2c_messages::msg_key.eq_any(keys))
+        .select((c2c_messages::msg_key, c2c_messages::need_receipt, c2c_messages::peer_read_at, c2c_messages::delivered_at))
+        .load(conn)?;
+    Ok(keys
+        .iter()
+        .map(|k| match rows.iter().find(|r| &r.0 == k) {
+            Some((_, need, read, delivered)) => ReceiptState {
+                key: k.clone(),
+                code: 0,
+                need_receipt: *need,
+                read_time: read.map(|t| t.timestamp()),
+                delivered_time: delivered.map(|t| t.timestamp()),
+            },
+            None => ReceiptState { key: k.clone(), code: 90054, need_receipt: false, read_time: None, delivered_time: None },
+        })
+        .collect())
+}

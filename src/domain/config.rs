@@ -1,0 +1,100 @@
+//! Console-style receipt configuration (one row per server).
+
+use diesel::prelude::*;
+use diesel::PgConnection;
+
+use crate::db::schema::receipt_config;
+use crate::error::{ApiError, ApiResult};
+
+/// Group types whose receipts can be switched on.
+pub const RECEIPT_CAPABLE_TYPES: [&str; 3] = ["Private", "Public", "ChatRoom"];
+
+/// The receipt settings in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptConfig {
+    /// Group types with receipts on (canonical names).
+    pub group_types: Vec<String>,
+    /// `Any` or `OwnerAndAdmin`: who may send a message with NeedReadReceipt.
+    pub request_roles: String,
+    /// Largest group in which a message may request receipts.
+    pub max_group_members: i32,
+}
+
+/// A partial update of [`ReceiptConfig`].
+#[derive(Debug, Default)]
+pub struct ConfigUpdate {
+    pub group_types: Option<Vec<String>>,
+    pub request_roles: Option<String>,
+    pub max_group_members: Option<i64>,
+}
+
+/// Reads the configuration.
+pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
+    let (types, roles, max): (Vec<Option<String>>, String, i32) = receipt_config::table
+        .select((receipt_config::group_types, receipt_config::request_roles, receipt_config::max_group_members))
+        .first(conn)?;
+    Ok(ReceiptConfig { group_types: types.into_iter().flatten().collect(), request_roles: roles, max_group_members: max })
+}
+
+/// Validates and applies a partial update; returns the new configuration.
+pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConfig> {
+    let mut cfg = load(conn)?;
+    if let Some(types) = u.group_types {
+        let mut canon: Vec<String> = Vec::new();
+        for t in &types {
+            let c = super::groups::canonical_type(t)?;
+            if !RECEIPT_CAPABLE_TYPES.contains(&c) {
+                return Err(ApiError::invalid(format!(
+                    "read receipts cannot be enabled for {c} groups; only Private (Work), Public and ChatRoom (Meeting) support them"
+                )));
+            }
+            if !canon.iter().any(|x| x == c) {
+                canon.push(c.to_string());
+            }
+        }
+        cfg.group_types = canon;
+    }
+    if let Some(r) = u.request_roles {
+        if r != "Any" && r != "OwnerAndAdmin" {
+            return Err(ApiError::invalid(format!("GroupReceiptRequestRoles {r:?} must be Any or OwnerAndAdmin")));
+        }
+        cfg.request_roles = r;
+    }
+    if let Some(m) = u.max_group_members {
+        if !(1..=1_000_000).contains(&m) {
+            return Err(ApiError::invalid(format!("MaxReceiptGroupMembers {m} must be between 1 and 1000000")));
+        }
+        cfg.max_group_members = m as i32;
+    }
+    diesel::update(receipt_config::table)
+        .set((
+            receipt_config::group_types.eq(cfg.group_types.iter().cloned().map(Some).collect::<Vec<_>>()),
+            receipt_config::request_roles.eq(&cfg.request_roles),
+            receipt_config::max_group_members.eq(cfg.max_group_members),
+            receipt_config::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(cfg)
+}
+
+impl ReceiptConfig {
+    /// Fails with 10059 (and how to fix it) when receipts are off for `group_type`.
+    pub fn require_enabled(&self, group_type: &str, group_id: &str) -> ApiResult<()> {
+        if self.group_types.iter().any(|t| t == group_type) {
+            return Ok(());
+        }
+        let hint = if RECEIPT_CAPABLE_TYPES.contains(&group_type) {
+            let mut wanted = self.group_types.clone();
+            wanted.push(group_type.to_string());
+            format!(
+                "enable them with receipt_svc/set_receipt_config {{\"GroupReceiptTypes\":{}}}",
+                serde_json::to_string(&wanted).unwrap_or_default()
+            )
+        } else {
+            format!("{group_type} groups do not support read receipts")
+        };
+        Err(ApiError::ReceiptsDisabled(format!(
+            "read receipts are disabled for {group_type} groups (group {group_id:?}); {hint}"
+        )))
+    }
+}

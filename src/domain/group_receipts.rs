@@ -1,0 +1,422 @@
+//! Group receipts: per-message read/delivery acks, conversation-level read, counts and lists.
+//!
+//! Counting rule: the eligible readers of message S are the members at the moment S was sent,
+//! minus its sender. `ReadNum` counts every receipt (leavers keep theirs); `UnreadNum` counts
+//! eligible readers who are still members and have not read. With `eligible_count` frozen at
+//! send time and `read_count` moved only by first reads, UnreadNum = eligible - read -
+//! (eligible members who left without reading), and the last term only scans departed spans.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
+use diesel::PgConnection;
+use serde_json::json;
+
+use crate::domain::config::ReceiptConfig;
+use crate::domain::groups::{self, Group, Member};
+use crate::error::{ApiError, ApiResult};
+use crate::webhooks::outbox;
+
+/// Most messages one group receipt call may name.
+pub const MAX_RECEIPT_ITEMS: usize = 50;
+/// Largest page of a reader list.
+pub const MAX_PAGE: i64 = 200;
+/// Longest `AckContent`.
+pub const MAX_ACK_CONTENT: usize = 1024;
+
+#[derive(QueryableByName, Debug)]
+struct TargetRow {
+    #[diesel(sql_type = BigInt)]
+    msg_seq: i64,
+    #[diesel(sql_type = Text)]
+    from_account: String,
+    #[diesel(sql_type = Bool)]
+    need_receipt: bool,
+}
+
+#[derive(QueryableByName, Debug)]
+struct SeqRow {
+    #[diesel(sql_type = BigInt)]
+    msg_seq: i64,
+}
+
+/// Group, receipts enabled, caller is a current member: the common preconditions.
+fn receipt_context(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str) -> ApiResult<(Group, Member)> {
+    let g = groups::get(conn, group_id)?;
+    cfg.require_enabled(&g.group_type, group_id)?;
+    let m = groups::require_member(conn, group_id, reader)?;
+    Ok((g, m))
+}
+
+/// Locks the named messages (in seq order, so concurrent receipts cannot deadlock) and checks
+/// that each exists, requested receipts, and is eligible for `member`.
+fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: &[i64]) -> ApiResult<()> {
+    let rows: Vec<TargetRow> = diesel::sql_query(
+        "SELECT msg_seq, from_account, need_receipt FROM group_messages
+         WHERE group_id = $1 AND msg_seq = ANY($2) ORDER BY msg_seq FOR NO KEY UPDATE",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Array<BigInt>, _>(seqs)
+    .load(conn)?;
+    for seq in seqs {
+        let row = rows.iter().find(|r| r.msg_seq == *seq).ok_or_else(|| {
+            ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))
+        })?;
+        if !row.need_receipt {
+            return Err(ApiError::ReceiptNotFound(format!(
+                "MsgSeq {seq} was sent without NeedReadReceipt, so it takes no receipts"
+            )));
+        }
+        if row.from_account == member.user_id {
+            return Err(ApiError::invalid(format!(
+                "{:?} sent MsgSeq {seq}; a sender does not acknowledge their own message",
+                member.user_id
+            )));
+        }
+        if *seq <= member.join_seq {
+            return Err(ApiError::forbidden(format!(
+                "{:?} joined group {group_id:?} after MsgSeq {seq} was sent, so is not one of its readers",
+                member.user_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts or upgrades read receipts and moves the counters; returns the seqs newly read.
+fn write_reads(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64], acks: &[Option<String>]) -> ApiResult<Vec<i64>> {
+    let rows: Vec<SeqRow> = diesel::sql_query(
+        "WITH input AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS t(seq, ack)),
+         up AS (
+           INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
+           SELECT $1, seq, $4, now(), now(), ack FROM input
+           ON CONFLICT (group_id, msg_seq, reader)
+             DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE r.read_at IS NULL
+           RETURNING r.msg_seq, (r.xmax = 0) AS inserted)
+         UPDATE group_messages m
+            SET read_count = m.read_count + 1,
+                delivered_count = m.delivered_count + CASE WHEN up.inserted THEN 1 ELSE 0 END
+           FROM up WHERE m.group_id = $1 AND m.msg_seq = up.msg_seq
+         RETURNING m.msg_seq",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Array<BigInt>, _>(seqs)
+    .bind::<Array<Nullable<Text>>, _>(acks)
+    .bind::<Text, _>(reader)
+    .load(conn)?;
+    let mut out: Vec<i64> = rows.into_iter().map(|r| r.msg_seq).collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Normalises a receipt call's items: 1..=50, positive seqs, AckContent <= 1 KiB, duplicates
+/// merged (the last AckContent wins), sorted by seq.
+pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult<(Vec<i64>, Vec<Option<String>>)> {
+    if items.is_empty() || items.len() > max {
+        return Err(ApiError::invalid(format!("MsgSeqList must have 1 to {max} items, got {}", items.len())));
+    }
+    let mut merged: Vec<(i64, Option<String>)> = Vec::new();
+    for (seq, ack) in items {
+        if *seq < 1 {
+            return Err(ApiError::invalid(format!("MsgSeq {seq} is not a valid sequence number (they start at 1)")));
+        }
+        if ack.as_ref().is_some_and(|a| a.len() > MAX_ACK_CONTENT) {
+            return Err(ApiError::invalid(format!("AckContent of MsgSeq {seq} is longer than {MAX_ACK_CONTENT} bytes")));
+        }
+        match merged.iter_mut().find(|(s, _)| s == seq) {
+            Some(existing) => existing.1 = ack.clone().or(existing.1.take()),
+            None => merged.push((*seq, ack.clone())),
+        }
+    }
+    merged.sort_by_key(|(s, _)| *s);
+    Ok(merged.into_iter().unzip())
+}
+
+/// Records read receipts of `reader` for the given (seq, AckContent) items; all or nothing.
+/// Fires `Group.CallbackAfterReadReceipt` for the messages that changed.
+pub fn mark_read(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, items: &[(i64, Option<String>)]) -> ApiResult<Vec<i64>> {
+    let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
+    let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
+    lock_targets(conn, group_id, &member, &seqs)?;
+    let changed = write_reads(conn, group_id, reader, &seqs, &acks)?;
+    fire_read_event(conn, &g, reader, &changed)?;
+    Ok(changed)
+}
+
+/// Records delivery acks; returns the seqs newly delivered.
+pub fn mark_delivered(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
+    let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
+    let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
+    let (_, member) = receipt_context(conn, cfg, group_id, reader)?;
+    lock_targets(conn, group_id, &member, &seqs)?;
+    let rows: Vec<SeqRow> = diesel::sql_query(
+        "WITH ins AS (
+           INSERT INTO group_receipts (group_id, msg_seq, reader)
+           SELECT $1, seq, $3 FROM unnest($2::bigint[]) AS t(seq)
+           ON CONFLICT DO NOTHING RETURNING msg_seq)
+         UPDATE group_messages m SET delivered_count = m.delivered_count + 1
+           FROM ins WHERE m.group_id = $1 AND m.msg_seq = ins.msg_seq
+         RETURNING m.msg_seq",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Array<BigInt>, _>(&seqs)
+    .bind::<Text, _>(reader)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.msg_seq).collect())
+}
+
+/// Conversation-level read: every receipt-requesting message up to `up_to` that `reader` is
+/// eligible for becomes read. Returns (the watermark in force, seqs newly read).
+pub fn read_report(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, up_to: i64) -> ApiResult<(i64, Vec<i64>)> {
+    if up_to < 1 {
+        return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
+    }
+    let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
+    let up_to = up_to.min(g.last_seq);
+    let from = member.join_seq.max(member.read_seq);
+    let mut changed = Vec::new();
+    if up_to > from {
+        // Lock the candidates in seq order (same order as per-message receipts).
+        let seqs: Vec<SeqRow> = diesel::sql_query(
+            "SELECT m.msg_seq FROM group_messages m
+             WHERE m.group_id = $1 AND m.msg_seq > $2 AND m.msg_seq <= $3 AND m.need_receipt
+               AND m.from_account <> $4
+               AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
+                               AND r.msg_seq = m.msg_seq AND r.reader = $4 AND r.read_at IS NOT NULL)
+             ORDER BY m.msg_seq FOR NO KEY UPDATE OF m",
+        )
+        .bind::<Text, _>(group_id)
+        .bind::<BigInt, _>(from)
+        .bind::<BigInt, _>(up_to)
+        .bind::<Text, _>(reader)
+        .load(conn)?;
+        let seqs: Vec<i64> = seqs.into_iter().map(|r| r.msg_seq).collect();
+        for chunk in seqs.chunks(1000) {
+            let acks = vec![None; chunk.len()];
+            changed.extend(write_reads(conn, group_id, reader, chunk, &acks)?);
+        }
+        diesel::sql_query(
+            "UPDATE group_members SET read_seq = greatest(read_seq, $3)
+             WHERE group_id = $1 AND user_id = $2 AND leave_seq IS NULL",
+        )
+        .bind::<Text, _>(group_id)
+        .bind::<Text, _>(reader)
+        .bind::<BigInt, _>(up_to)
+        .execute(conn)?;
+        fire_read_event(conn, &g, reader, &changed)?;
+    }
+    Ok((up_to.max(member.read_seq), changed))
+}
+
+fn fire_read_event(conn: &mut PgConnection, g: &Group, reader: &str, changed: &[i64]) -> ApiResult<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    // A conversation-level report can cover thousands of messages: split into bounded events.
+    for chunk in changed.chunks(MAX_RECEIPT_ITEMS) {
+        let list: Vec<_> = counts(conn, &g.group_id, chunk)?
+            .into_iter()
+            .map(|c| {
+                json!({"MsgSeq": c.msg_seq, "ReadNum": c.read, "UnreadNum": c.unread,
+                       "ReadReceiptMembers": [{"Member_Account": reader}]})
+            })
+            .collect();
+        outbox::enqueue(
+            conn,
+            "Group.CallbackAfterReadReceipt",
+            &json!({
+                "CallbackCommand": "Group.CallbackAfterReadReceipt",
+                "GroupId": g.group_id,
+                "Type": g.group_type,
+                "GroupMsgReceiptList": list,
+                "EventTime": outbox::event_time_ms(),
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Counts of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub msg_seq: i64,
+    /// 0, or 10062 when the seq does not exist or did not request receipts.
+    pub code: u32,
+    pub read: i64,
+    pub unread: i64,
+    pub delivered: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    msg_seq: i64,
+    #[diesel(sql_type = Bool)]
+    need_receipt: bool,
+    #[diesel(sql_type = Int4)]
+    eligible_count: i32,
+    #[diesel(sql_type = Int4)]
+    read_count: i32,
+    #[diesel(sql_type = Int4)]
+    delivered_count: i32,
+    #[diesel(sql_type = BigInt)]
+    departed_unread: i64,
+}
+
+/// Counts for many messages in one round trip.
+pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
+    let rows: Vec<CountRow> = diesel::sql_query(
+        "SELECT m.msg_seq, m.need_receipt, m.eligible_count, m.read_count, m.delivered_count,
+                (SELECT count(*) FROM group_members s
+                  WHERE s.group_id = m.group_id AND s.leave_seq IS NOT NULL
+                    AND s.join_seq < m.msg_seq AND s.leave_seq >= m.msg_seq AND s.user_id <> m.from_account
+                    AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
+                                    AND r.msg_seq = m.msg_seq AND r.reader = s.user_id AND r.read_at IS NOT NULL)
+                ) AS departed_unread
+           FROM group_messages m WHERE m.group_id = $1 AND m.msg_seq = ANY($2)",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Array<BigInt>, _>(seqs)
+    .load(conn)?;
+    Ok(seqs
+        .iter()
+        .map(|seq| match rows.iter().find(|r| r.msg_seq == *seq && r.need_receipt) {
+            Some(r) => Counts {
+                msg_seq: *seq,
+                code: 0,
+                read: r.read_count.into(),
+                unread: (i64::from(r.eligible_count) - i64::from(r.read_count) - r.departed_unread).max(0),
+                delivered: r.delivered_count.into(),
+            },
+            None => Counts { msg_seq: *seq, code: 10062, read: 0, unread: 0, delivered: 0 },
+        })
+        .collect())
+}
+
+/// Counts for a `get_group_msg_receipt` call (receipts must be enabled for the group's type).
+pub fn query_counts(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
+    if seqs.is_empty() || seqs.len() > MAX_RECEIPT_ITEMS {
+        return Err(ApiError::invalid(format!("MsgSeqList must have 1 to {MAX_RECEIPT_ITEMS} items, got {}", seqs.len())));
+    }
+    let g = groups::get(conn, group_id)?;
+    cfg.require_enabled(&g.group_type, group_id)?;
+    counts(conn, group_id, seqs)
+}
+
+/// A reader of a message.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub account: String,
+    pub read_time: i64,
+    pub ack_content: Option<String>,
+}
+
+/// One page of a reader list.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub read: Vec<Reader>,
+    pub unread: Vec<String>,
+    pub cursor: String,
+    pub finished: bool,
+}
+
+/// Which list to page through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFilter {
+    Read,
+    Unread,
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    if cursor.is_empty() {
+        return Ok(String::new());
+    }
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::invalid("Cursor is not a value returned by get_group_msg_receipt_detail; pass \"\" for the first page"))
+}
+
+#[derive(QueryableByName)]
+struct ReaderRow {
+    #[diesel(sql_type = Text)]
+    reader: String,
+    #[diesel(sql_type = Timestamptz)]
+    read_at: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    ack_content: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct UserRow {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+}
+
+/// A page of the read or unread list of (group, seq), keyset-paged by account (no OFFSET).
+pub fn list(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seq: i64, filter: ListFilter, cursor: &str, count: i64) -> ApiResult<ListPage> {
+    let count = count.clamp(1, MAX_PAGE);
+    let after = decode_cursor(cursor)?;
+    let g = groups::get(conn, group_id)?;
+    cfg.require_enabled(&g.group_type, group_id)?;
+    let msg: Option<(String, bool)> = crate::db::schema::group_messages::table
+        .find((group_id, seq))
+        .select((crate::db::schema::group_messages::from_account, crate::db::schema::group_messages::need_receipt))
+        .first(conn)
+        .optional()?;
+    let sender = match msg {
+        Some((from, true)) => from,
+        Some((_, false)) => {
+            return Err(ApiError::ReceiptNotFound(format!("MsgSeq {seq} was sent without NeedReadReceipt; it has no receipt information")))
+        }
+        None => return Err(ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))),
+    };
+    let mut page = ListPage { read: Vec::new(), unread: Vec::new(), cursor: String::new(), finished: true };
+    let last = match filter {
+        ListFilter::Read => {
+            let mut rows: Vec<ReaderRow> = diesel::sql_query(
+                "SELECT reader, read_at, ack_content FROM group_receipts
+                 WHERE group_id = $1 AND msg_seq = $2 AND reader > $3 AND read_at IS NOT NULL
+                 ORDER BY reader LIMIT $4",
+            )
+            .bind::<Text, _>(group_id)
+            .bind::<BigInt, _>(seq)
+            .bind::<Text, _>(&after)
+            .bind::<BigInt, _>(count + 1)
+            .load(conn)?;
+            page.finished = rows.len() as i64 <= count;
+            rows.truncate(count as usize);
+            page.read = rows
+                .into_iter()
+                .map(|r| Reader { account: r.reader, read_time: r.read_at.timestamp(), ack_content: r.ack_content })
+                .collect();
+            page.read.last().map(|r| r.account.clone())
+        }
+        ListFilter::Unread => {
+            let mut rows: Vec<UserRow> = diesel::sql_query(
+                "SELECT s.user_id FROM group_members s
+                 WHERE s.group_id = $1 AND s.leave_seq IS NULL AND s.user_id > $3 AND s.join_seq < $2
+                   AND s.user_id <> $5
+                   AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = $1 AND r.msg_seq = $2
+                                   AND r.reader = s.user_id AND r.read_at IS NOT NULL)
+                 ORDER BY s.user_id LIMIT $4",
+            )
+            .bind::<Text, _>(group_id)
+            .bind::<BigInt, _>(seq)
+            .bind::<Text, _>(&after)
+            .bind::<BigInt, _>(count + 1)
+            .bind::<Text, _>(&sender)
+            .load(conn)?;
+            page.finished = rows.len() as i64 <= count;
+            rows.truncate(count as usize);
+            page.unread = rows.into_iter().map(|r| r.user_id).collect();
+            page.unread.last().cloned()
+        }
+    };
+    if !page.finished {
+        page.cursor = last.map(|l| URL_SAFE_NO_PAD.encode(l)).unwrap_or_default();
+    }
+    Ok(page)
+}

@@ -1,0 +1,13 @@
+//! Business rules as plain functions over a diesel connection; no HTTP types here.
+
+pub mod accounts;
+pub mod c2c;
+pub mod config;
+pub mod group_receipts;
+pub mod groups;
+pub mod messages;
+
+/// Current unix time in seconds.
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}

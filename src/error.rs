@@ -1,0 +1,149 @@
+//! The one error type of the API: every variant knows its Tencent `ErrorCode`.
+
+use std::fmt;
+
+/// An error answered to the caller as `{"ActionStatus":"FAIL","ErrorCode":..,"ErrorInfo":..}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 60002: the query string is malformed or misses a parameter.
+    #[error("{0}")]
+    BadQuery(String),
+    /// 60003: the body is empty, too large or not JSON.
+    #[error("{0}")]
+    BadJson(String),
+    /// 60006: the sdkappid does not belong to this server.
+    #[error("sdkappid {0} is not the SDKAppID of this server")]
+    WrongAppId(String),
+    /// 60009: no such service/command.
+    #[error("unknown service or command: {0}")]
+    UnknownCommand(String),
+    /// 60010: the command needs an App admin identifier.
+    #[error("{0}")]
+    AdminRequired(String),
+    /// 60012: the sdkappid query parameter is missing.
+    #[error("the sdkappid query parameter is required")]
+    MissingAppId,
+    /// 70001: the UserSig has expired.
+    #[error("UserSig expired at {0} (unix seconds); generate a new one")]
+    SigExpired(i64),
+    /// 70003: the UserSig cannot be decoded.
+    #[error("UserSig cannot be decoded: {0}")]
+    SigDecode(String),
+    /// 70009: the UserSig HMAC does not verify with this app's key.
+    #[error("UserSig verification failed: it was not signed with this app's secret key")]
+    SigMismatch,
+    /// 70013: the identifier differs from the one inside the UserSig.
+    #[error("identifier {0:?} does not match the identifier inside the UserSig ({1:?})")]
+    IdentifierMismatch(String, String),
+    /// 70014: the sdkappid differs from the one inside the UserSig.
+    #[error("sdkappid does not match the SDKAppID inside the UserSig ({0})")]
+    AppIdMismatch(u64),
+    /// 70107: an account is not imported.
+    #[error("account {0:?} is not imported; import it with im_open_login_svc/account_import")]
+    AccountNotFound(String),
+    /// 10004 (group, receipt) / 90001 (openim) / 70402 (login): a field is missing or invalid.
+    #[error("{0}")]
+    InvalidParam(String),
+    /// 10007: the caller may not do this.
+    #[error("{0}")]
+    NoPermission(String),
+    /// 10010: the group does not exist.
+    #[error("group {0:?} does not exist or was destroyed")]
+    GroupNotFound(String),
+    /// 10062: no receipt information for the message.
+    #[error("{0}")]
+    ReceiptNotFound(String),
+    /// 10059: receipts are switched off for this group type.
+    #[error("{0}")]
+    ReceiptsDisabled(String),
+    /// A service-specific code (e.g. 90003, 90054, 10013) with its message.
+    #[error("{1}")]
+    Service(u32, String),
+    /// 10002/91000: something failed inside the server; the cause is logged, not answered.
+    #[error("internal server error; retry later")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The Tencent service a command belongs to; some codes differ by service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// `im_open_login_svc`
+    Login,
+    /// `openim`
+    OpenIm,
+    /// `group_open_http_svc`
+    Group,
+    /// `receipt_svc` and `webhook_svc` (extensions)
+    Extension,
+}
+
+impl ApiError {
+    /// The `ErrorCode` answered for this error by a command of `service`.
+    pub fn code(&self, service: Service) -> u32 {
+        match self {
+            ApiError::BadQuery(_) => 60002,
+            ApiError::BadJson(_) => 60003,
+            ApiError::WrongAppId(_) => 60006,
+            ApiError::UnknownCommand(_) => 60009,
+            ApiError::AdminRequired(_) => 60010,
+            ApiError::MissingAppId => 60012,
+            ApiError::SigExpired(_) => 70001,
+            ApiError::SigDecode(_) => 70003,
+            ApiError::SigMismatch => 70009,
+            ApiError::IdentifierMismatch(..) => 70013,
+            ApiError::AppIdMismatch(_) => 70014,
+            ApiError::AccountNotFound(_) => 70107,
+            ApiError::InvalidParam(_) => match service {
+                Service::Login => 70402,
+                Service::OpenIm => 90001,
+                Service::Group | Service::Extension => 10004,
+            },
+            ApiError::NoPermission(_) => 10007,
+            ApiError::GroupNotFound(_) => 10010,
+            ApiError::ReceiptNotFound(_) => 10062,
+            ApiError::ReceiptsDisabled(_) => 10059,
+            ApiError::Service(code, _) => *code,
+            ApiError::Internal(_) => match service {
+                Service::OpenIm => 91000,
+                _ => 10002,
+            },
+        }
+    }
+
+    /// Shorthand for an invalid-parameter error.
+    pub fn invalid(msg: impl fmt::Display) -> Self {
+        ApiError::InvalidParam(msg.to_string())
+    }
+
+    /// Shorthand for a permission error.
+    pub fn forbidden(msg: impl fmt::Display) -> Self {
+        ApiError::NoPermission(msg.to_string())
+    }
+
+    /// Whether the transaction that produced this error may succeed when retried.
+    pub fn is_retryable_conflict(&self) -> bool {
+        matches!(self, ApiError::Internal(e) if e.downcast_ref::<diesel::result::Error>().is_some_and(|d| matches!(d,
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _))))
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+/// Result alias used by domain functions.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,104 @@
+//! The HTTP surface: the `/v4/{service}/{command}` dispatcher, envelope and operations routes.
+
+pub mod auth;
+pub mod body;
+mod group;
+mod login;
+mod ops;
+mod openim;
+mod receipt;
+mod routes;
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, Service};
+use crate::state::AppState;
+
+pub use routes::{Route, ROUTES};
+
+/// Registers every route on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v4/{service}/{command}", web::post().to(dispatch))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics));
+}
+
+fn service_of(name: &str) -> Service {
+    match name {
+        "im_open_login_svc" => Service::Login,
+        "openim" => Service::OpenIm,
+        "group_open_http_svc" => Service::Group,
+        _ => Service::Extension,
+    }
+}
+
+/// Builds the Tencent envelope around a handler's fields.
+fn envelope(result: Result<Value, (ApiError, Service)>) -> Value {
+    match result {
+        Ok(Value::Object(mut fields)) => {
+            fields.insert("ActionStatus".into(), "OK".into());
+            fields.insert("ErrorCode".into(), 0.into());
+            fields.insert("ErrorInfo".into(), "".into());
+            Value::Object(fields)
+        }
+        Ok(_) => envelope(Ok(Value::Object(Map::new()))),
+        Err((e, service)) => serde_json::json!({
+            "ActionStatus": "FAIL",
+            "ErrorCode": e.code(service),
+            "ErrorInfo": e.to_string(),
+        }),
+    }
+}
+
+async fn dispatch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let started = Instant::now();
+    let (service, command) = path.into_inner();
+    let svc = service_of(&service);
+    let result = handle(&state, &req, &service, &command, payload).await;
+    if let Err(ApiError::Internal(cause)) = &result {
+        tracing::error!(%service, %command, error = ?cause, "internal error");
+    }
+    let code = result.as_ref().err().map(|e| e.code(svc)).unwrap_or(0);
+    let elapsed = started.elapsed();
+    let known = ROUTES.iter().any(|r| r.service == service && r.command == command);
+    let label = if known { format!("{service}/{command}") } else { "unknown".to_string() };
+    state.metrics.observe_request(&label, code, elapsed);
+    tracing::info!(command = %label, error_code = code, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
+    HttpResponse::Ok().json(envelope(result.map_err(|e| (e, svc))))
+}
+
+async fn handle(
+    state: &AppState,
+    req: &HttpRequest,
+    service: &str,
+    command: &str,
+    payload: web::Payload,
+) -> Result<Value, ApiError> {
+    let query = auth::parse_query(state, req.query_string())?;
+    let route = ROUTES
+        .iter()
+        .find(|r| r.service == service && r.command == command)
+        .ok_or_else(|| ApiError::UnknownCommand(format!("{service}/{command}")))?;
+    let caller = auth::verify(state, &query, chrono::Utc::now().timestamp())?;
+    if route.access == auth::Access::Admin && !caller.is_admin {
+        return Err(ApiError::AdminRequired(format!(
+            "{service}/{command} needs an App admin identifier; {:?} is not one",
+            caller.identifier
+        )));
+    }
+    if !caller.is_admin {
+        let who = caller.identifier.clone();
+        state.db(move |c| crate::domain::accounts::require(c, &who)).await?;
+    }
+    let body = body::read(req, payload).await?;
+    (route.handler)(state.clone(), caller, body).await
+}

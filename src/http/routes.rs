@@ -1,0 +1,83 @@
+//! The command table: every `/v4/{service}/{command}` the server answers, and who may call it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::web::Bytes;
+use serde_json::Value;
+
+use super::auth::{Access, Caller};
+use super::{body, group, login, openim, receipt};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The boxed future a command handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, ApiError>>>>;
+
+/// One command.
+pub struct Route {
+    /// Service name, e.g. `openim`.
+    pub service: &'static str,
+    /// Command name, e.g. `sendmsg`.
+    pub command: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Parses the body and runs the command.
+    pub handler: fn(AppState, Caller, Bytes) -> HandlerFuture,
+}
+
+macro_rules! route {
+    ($service:literal, $command:literal, $access:ident, $f:path) => {
+        Route {
+            service: $service,
+            command: $command,
+            access: Access::$access,
+            handler: |state, caller, bytes| {
+                Box::pin(async move {
+                    let req = body::parse(&bytes)?;
+                    let res = $f(state, caller, req).await?;
+                    Ok(serde_json::to_value(res)?)
+                })
+            },
+        }
+    };
+}
+
+/// Every command, in documentation order.
+pub static ROUTES: &[Route] = &[
+    route!("im_open_login_svc", "account_import", Admin, login::account_import),
+    route!("im_open_login_svc", "multiaccount_import", Admin, login::multiaccount_import),
+    route!("im_open_login_svc", "account_delete", Admin, login::account_delete),
+    route!("im_open_login_svc", "account_check", Admin, login::account_check),
+    route!("openim", "sendmsg", Admin, openim::sendmsg),
+    route!("openim", "batchsendmsg", Admin, openim::batchsendmsg),
+    route!("openim", "admin_getroammsg", Admin, openim::admin_getroammsg),
+    route!("openim", "admin_set_msg_read", User, openim::admin_set_msg_read),
+    route!("openim", "c2c_msg_read_receipt", User, openim::c2c_msg_read_receipt),
+    route!("openim", "get_c2c_unread_msg_num", User, openim::get_c2c_unread_msg_num),
+    route!("group_open_http_svc", "create_group", Admin, group::create_group),
+    route!("group_open_http_svc", "get_group_info", Admin, group::get_group_info),
+    route!("group_open_http_svc", "destroy_group", Admin, group::destroy_group),
+    route!("group_open_http_svc", "add_group_member", Admin, group::add_group_member),
+    route!("group_open_http_svc", "delete_group_member", Admin, group::delete_group_member),
+    route!("group_open_http_svc", "modify_group_member_info", Admin, group::modify_group_member_info),
+    route!("group_open_http_svc", "get_group_member_info", Admin, group::get_group_member_info),
+    route!("group_open_http_svc", "send_group_msg", Admin, group::send_group_msg),
+    route!("group_open_http_svc", "group_msg_get_simple", Admin, group::group_msg_get_simple),
+    route!("group_open_http_svc", "group_msg_receipt", User, group::group_msg_receipt),
+    route!("group_open_http_svc", "get_group_msg_receipt", User, group::get_group_msg_receipt),
+    route!("group_open_http_svc", "get_group_msg_receipt_detail", User, group::get_group_msg_receipt_detail),
+    route!("receipt_svc", "msg_delivered", User, receipt::msg_delivered),
+    route!("receipt_svc", "group_msg_read_report", User, receipt::group_msg_read_report),
+    route!("receipt_svc", "get_c2c_msg_receipt", User, receipt::get_c2c_msg_receipt),
+    route!("receipt_svc", "get_receipt_config", Admin, receipt::get_receipt_config),
+    route!("receipt_svc", "set_receipt_config", Admin, receipt::set_receipt_config),
+    // WEBHOOK route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
+    // WEBHOOK route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
+    // WEBHOOK route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),
+    // WEBHOOK route!("webhook_svc", "list_endpoints", Admin, webhook::list_endpoints),
+    // WEBHOOK route!("webhook_svc", "rotate_secret", Admin, webhook::rotate_secret),
+    // WEBHOOK route!("webhook_svc", "list_deliveries", Admin, webhook::list_deliveries),
+    // WEBHOOK route!("webhook_svc", "get_delivery", Admin, webhook::get_delivery),
+    // WEBHOOK route!("webhook_svc", "replay", Admin, webhook::replay),
+];

@@ -1,0 +1,80 @@
+//! imreceipts: delivery and read receipts behind a Tencent Cloud Chat compatible REST API.
+
+pub mod db;
+pub mod domain;
+pub mod embedded_pg;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod settings;
+pub mod state;
+pub mod usersig;
+pub mod webhooks;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+use anyhow::{Context, Result};
+
+use crate::settings::Settings;
+use crate::state::{AppIdentity, AppState};
+
+/// A built server: its bound port, the actix server handle and the background tasks.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    /// Shared state (exposed for tests and tools).
+    pub state: AppState,
+    dispatcher: Option<webhooks::dispatcher::Handle>,
+}
+
+impl Application {
+    /// Migrates the database, binds the listener and prepares (but does not run) the server.
+    pub fn build(settings: &Settings, identity: AppIdentity, database_url: &str) -> Result<Application> {
+        db::migrate(database_url)?;
+        let pool = db::pool(database_url, settings.pool_size)?;
+        {
+            let mut conn = pool.get().context("getting a database connection")?;
+            for admin in &identity.admins {
+                domain::accounts::import(&mut conn, admin, None, None)
+                    .map_err(|e| anyhow::anyhow!("importing admin {admin:?}: {e}"))?;
+            }
+        }
+        let state = AppState {
+            pool,
+            app: Arc::new(identity),
+            metrics: Arc::new(metrics::Metrics::default()),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(http::configure))
+            .listen(listener)?
+            .shutdown_timeout(20);
+        if let Some(w) = settings.workers {
+            server = server.workers(w);
+        }
+        let dispatcher = settings
+            .webhooks
+            .dispatch
+            .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()));
+        Ok(Application { port, server: server.run(), state, dispatcher })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until the server stops (Ctrl-C/SIGTERM), then drains the webhook dispatcher.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        let res = self.server.await;
+        if let Some(d) = self.dispatcher {
+            d.shutdown().await;
+        }
+        res.context("HTTP server failed")
+    }
+}

@@ -1,0 +1,93 @@
+//! In-process Prometheus metrics: requests by command and ErrorCode, latency, webhook outcomes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.buckets[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, u32), u64>,
+    latency: BTreeMap<String, Histogram>,
+    webhook_outcomes: BTreeMap<&'static str, u64>,
+    webhook_latency: Histogram,
+}
+
+/// Counters and histograms, rendered in the Prometheus text format.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    /// Records one answered request.
+    pub fn observe_request(&self, command: &str, code: u32, elapsed: Duration) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.requests.entry((command.to_string(), code)).or_default() += 1;
+            m.latency.entry(command.to_string()).or_default().observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Records one webhook attempt outcome (`success`, `retry`, `dead`, `gone`, `blocked`).
+    pub fn observe_webhook(&self, outcome: &'static str, elapsed: Duration) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.webhook_outcomes.entry(outcome).or_default() += 1;
+            m.webhook_latency.observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Renders everything; `queue` holds webhook delivery counts by state name.
+    pub fn render(&self, queue: &[(String, i64)]) -> String {
+        let mut out = String::new();
+        let Ok(m) = self.inner.lock() else { return out };
+        out.push_str("# TYPE imreceipts_requests_total counter\n");
+        for ((cmd, code), n) in &m.requests {
+            let _ = writeln!(out, "imreceipts_requests_total{{command=\"{cmd}\",error_code=\"{code}\"}} {n}");
+        }
+        out.push_str("# TYPE imreceipts_request_seconds histogram\n");
+        for (cmd, h) in &m.latency {
+            h.render(&mut out, "imreceipts_request_seconds", &format!("command=\"{cmd}\""));
+        }
+        out.push_str("# TYPE imreceipts_webhook_attempts_total counter\n");
+        for (outcome, n) in &m.webhook_outcomes {
+            let _ = writeln!(out, "imreceipts_webhook_attempts_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# TYPE imreceipts_webhook_attempt_seconds histogram\n");
+        m.webhook_latency.render(&mut out, "imreceipts_webhook_attempt_seconds", "endpoint=\"all\"");
+        out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
+        for (state, n) in queue {
+            let _ = writeln!(out, "imreceipts_webhook_queue_depth{{state=\"{state}\"}} {n}");
+        }
+        out
+    }
+}

@@ -1,0 +1,90 @@
+//! Typed settings: command-line flags and environment variables with working defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Command line of the `imreceipts` binary.
+#[derive(Debug, Parser)]
+#[command(name = "imreceipts", version, about = "Delivery and read receipts with a Tencent Cloud Chat compatible REST API")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands; without one the server runs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a UserSig for the configured app.
+    Usersig {
+        /// The identifier (UserID) to sign for.
+        #[arg(long)]
+        identifier: String,
+        /// Validity in seconds (default 180 days).
+        #[arg(long, default_value_t = 180 * 86400)]
+        expire: i64,
+    },
+    /// Run pending database migrations against DATABASE_URL (or the embedded database).
+    Migrate,
+}
+
+/// Server settings. Every field has an environment variable and a default.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "IMRECEIPTS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// PostgreSQL URL; without it an embedded cluster is started under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the embedded database and the generated app credentials.
+    #[arg(long, env = "IMRECEIPTS_DATA_DIR", default_value = "var")]
+    pub data_dir: PathBuf,
+    /// SDKAppID; generated and persisted under the data directory when unset.
+    #[arg(long, env = "IMRECEIPTS_SDKAPPID")]
+    pub sdkappid: Option<u64>,
+    /// Secret key that signs UserSigs; generated and persisted when unset.
+    #[arg(long, env = "IMRECEIPTS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Comma-separated App admin identifiers.
+    #[arg(long, env = "IMRECEIPTS_ADMINS", default_value = "administrator", value_delimiter = ',')]
+    pub admins: Vec<String>,
+    /// Database connection pool size.
+    #[arg(long, env = "IMRECEIPTS_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: number of cores).
+    #[arg(long, env = "IMRECEIPTS_WORKERS")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Webhook dispatcher settings.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// Run the webhook dispatcher in this process.
+    #[arg(long = "webhook-dispatch", env = "IMRECEIPTS_WEBHOOK_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dispatch: bool,
+    /// Allow webhook targets on loopback addresses (off by default: SSRF guard).
+    #[arg(long = "webhook-allow-loopback", env = "IMRECEIPTS_WEBHOOK_ALLOW_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_loopback: bool,
+    /// Allow webhook targets on private networks (10/8, 172.16/12, 192.168/16, fc00::/7).
+    #[arg(long = "webhook-allow-private", env = "IMRECEIPTS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private: bool,
+    /// Deliveries in flight at once in this process, all endpoints together.
+    #[arg(long = "webhook-max-in-flight", env = "IMRECEIPTS_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 128)]
+    pub max_in_flight: usize,
+    /// Seconds between polls when no notification arrives.
+    #[arg(long = "webhook-poll-ms", env = "IMRECEIPTS_WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+}
+
+impl Settings {
+    /// Settings for tests and tools: defaults, no environment.
+    pub fn defaults() -> Settings {
+        Cli::parse_from(["imreceipts"]).settings
+    }
+}

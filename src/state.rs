@@ -1,0 +1,67 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use crate::db::DbPool;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+
+/// The one app this server hosts: its SDKAppID, secret key and admin identifiers.
+#[derive(Clone, Debug)]
+pub struct AppIdentity {
+    /// SDKAppID.
+    pub sdkappid: u64,
+    /// Secret key signing UserSigs.
+    pub secret_key: String,
+    /// App admin identifiers.
+    pub admins: Vec<String>,
+}
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: DbPool,
+    /// App credentials.
+    pub app: Arc<AppIdentity>,
+    /// Request and webhook metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the local webhook dispatcher after an event is committed.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut diesel::PgConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+    }
+
+    /// Runs `f` inside one transaction, retrying serialization failures and deadlocks.
+    pub async fn tx<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: Fn(&mut diesel::PgConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        use diesel::Connection;
+        self.db(move |conn| {
+            let mut tries = 0;
+            loop {
+                match conn.transaction(|c| f(c)) {
+                    Err(e) if e.is_retryable_conflict() && tries < 5 => tries += 1,
+                    other => return other,
+                }
+            }
+        })
+        .await
+    }
+}

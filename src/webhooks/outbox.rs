@@ -1,0 +1,48 @@
+//! The transactional outbox: events are written in the caller's transaction.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Bytea, Text};
+use diesel::PgConnection;
+use rand::Rng;
+use serde_json::Value;
+
+use crate::error::ApiResult;
+
+/// The NOTIFY channel that wakes dispatchers in every process.
+pub const CHANNEL: &str = "imreceipts_webhooks";
+
+/// Callback command names fired by imreceipts.
+pub const EVENT_TYPES: [&str; 3] =
+    ["C2C.CallbackAfterMsgReport", "C2C.CallbackAfterMsgReadReceipt", "Group.CallbackAfterReadReceipt"];
+
+/// A new `webhook-id`: `msg_` + time-ordered hex, never containing a dot.
+pub fn new_event_id() -> String {
+    let ms = chrono::Utc::now().timestamp_millis();
+    format!("msg_{ms:012x}{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+/// Current time in milliseconds, as `EventTime`.
+pub fn event_time_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Stores `payload` for every enabled endpoint subscribed to `event_type`, in the caller's
+/// transaction; returns how many deliveries were queued (none when nobody subscribes).
+pub fn enqueue(conn: &mut PgConnection, event_type: &str, payload: &Value) -> ApiResult<usize> {
+    let body = serde_json::to_vec(payload)?;
+    let queued = diesel::sql_query(
+        "WITH ep AS (SELECT id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))),
+              ev AS (INSERT INTO webhook_events (public_id, event_type, body)
+                     SELECT $2, $1, $3 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
+         INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev, ep",
+    )
+    .bind::<Text, _>(event_type)
+    .bind::<Text, _>(new_event_id())
+    .bind::<Bytea, _>(body)
+    .execute(conn)?;
+    if queued > 0 {
+        // Delivered to listeners only when the transaction commits.
+        diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
+    }
+    Ok(queued)
+}
