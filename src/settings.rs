@@ -77,9 +77,12 @@ pub struct WebhookSettings {
     /// Deliveries in flight at once in this process, all endpoints together.
     #[arg(long = "webhook-max-in-flight", env = "IMRECEIPTS_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 128)]
     pub max_in_flight: usize,
-    /// Seconds between polls when no notification arrives.
+    /// Milliseconds between polls for due deliveries when no notification arrives.
     #[arg(long = "webhook-poll-ms", env = "IMRECEIPTS_WEBHOOK_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// Multiplies every retry delay (tests and drills use a small value).
+    #[arg(long = "webhook-retry-scale", env = "IMRECEIPTS_WEBHOOK_RETRY_SCALE", default_value_t = 1.0)]
+    pub retry_scale: f64,
 }
 
 impl Settings {

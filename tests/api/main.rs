@@ -1,0 +1,5 @@
+//! Integration tests over HTTP against real PostgreSQL.
+
+mod helpers;
+
+mod foundation;
