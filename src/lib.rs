@@ -47,6 +47,10 @@ impl Application {
             app: Arc::new(identity),
             metrics: Arc::new(metrics::Metrics::default()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            webhook_policy: webhooks::ssrf::TargetPolicy {
+                allow_loopback: settings.webhooks.allow_loopback,
+                allow_private: settings.webhooks.allow_private,
+            },
         };
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();

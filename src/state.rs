@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the local webhook dispatcher after an event is committed.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Which webhook targets are allowed (SSRF guard).
+    pub webhook_policy: crate::webhooks::ssrf::TargetPolicy,
 }
 
 impl AppState {

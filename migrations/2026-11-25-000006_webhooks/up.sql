@@ -41,7 +41,8 @@ CREATE TABLE webhook_deliveries (
     finished_at     TIMESTAMPTZ,
     UNIQUE (event_id, endpoint_id)
 ) WITH (fillfactor = 80);
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 0;
+-- Claims go endpoint by endpoint, so one slow endpoint's backlog never shadows another's.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE state = 0;
 CREATE INDEX webhook_deliveries_lease ON webhook_deliveries (lease_until) WHERE state = 1;
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 

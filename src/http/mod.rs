@@ -8,6 +8,7 @@ mod ops;
 mod openim;
 mod receipt;
 mod routes;
+mod webhook;
 
 use std::time::Instant;
 

@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 use serde_json::Value;
 
 use super::auth::{Access, Caller};
-use super::{body, group, login, openim, receipt};
+use super::{body, group, login, openim, receipt, webhook};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -72,12 +72,12 @@ pub static ROUTES: &[Route] = &[
     route!("receipt_svc", "get_c2c_msg_receipt", User, receipt::get_c2c_msg_receipt),
     route!("receipt_svc", "get_receipt_config", Admin, receipt::get_receipt_config),
     route!("receipt_svc", "set_receipt_config", Admin, receipt::set_receipt_config),
-    // WEBHOOK route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
-    // WEBHOOK route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
-    // WEBHOOK route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),
-    // WEBHOOK route!("webhook_svc", "list_endpoints", Admin, webhook::list_endpoints),
-    // WEBHOOK route!("webhook_svc", "rotate_secret", Admin, webhook::rotate_secret),
-    // WEBHOOK route!("webhook_svc", "list_deliveries", Admin, webhook::list_deliveries),
-    // WEBHOOK route!("webhook_svc", "get_delivery", Admin, webhook::get_delivery),
-    // WEBHOOK route!("webhook_svc", "replay", Admin, webhook::replay),
+    route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
+    route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
+    route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),
+    route!("webhook_svc", "list_endpoints", Admin, webhook::list_endpoints),
+    route!("webhook_svc", "rotate_secret", Admin, webhook::rotate_secret),
+    route!("webhook_svc", "list_deliveries", Admin, webhook::list_deliveries),
+    route!("webhook_svc", "get_delivery", Admin, webhook::get_delivery),
+    route!("webhook_svc", "replay", Admin, webhook::replay),
 ];

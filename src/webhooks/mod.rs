@@ -17,3 +17,4 @@ pub fn state_name(state: i16) -> &'static str {
     }
 }
 pub mod dispatcher;
+pub mod endpoints;
