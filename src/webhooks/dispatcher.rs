@@ -267,7 +267,12 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
 async fn deliver(shared: &Rc<Shared>, ep: &Endpoint, job: Job, token: i64) {
     let attempt = send(shared, ep, &job).await;
     let success = attempt.status.is_some_and(|s| (200..300).contains(&s));
-    shared.breakers.borrow_mut().entry(ep.id).or_default().record(success, Instant::now());
+    shared
+        .breakers
+        .borrow_mut()
+        .entry(ep.id)
+        .or_insert_with(|| Breaker::with_scale(shared.cfg.retry_scale))
+        .record(success, Instant::now());
     let next = decide(&attempt, job.attempts, shared.cfg.retry_scale);
     let outcome = match &next {
         Next::Succeeded => "success",

@@ -319,27 +319,17 @@ pub fn replay_one(conn: &mut PgConnection, id: i64) -> ApiResult<usize> {
 }
 
 /// Queues again every dead (and, with `failing`, every pending-after-failure) delivery of an
-/// endpoint created since `since`.
+/// endpoint created since `since`; returns how many.
 pub fn replay_since(conn: &mut PgConnection, endpoint_id: i64, since: DateTime<Utc>, dead: bool, failing: bool) -> ApiResult<usize> {
     get(conn, endpoint_id)?;
-    let mut states = Vec::new();
-    if dead {
-        states.push(3i16);
-    }
-    let base = webhook_deliveries::table
-        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-        .filter(webhook_deliveries::created_at.ge(since));
-    let mut n = diesel::update(base.filter(webhook_deliveries::state.eq_any(&states)))
-        .set((
-            webhook_deliveries::state.eq(0),
-            webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
-            webhook_deliveries::finished_at.eq(None::<DateTime<Utc>>),
-        ))
-        .execute(conn)?;
-    if failing {
-        n += diesel::update(base.filter(webhook_deliveries::state.eq(0)).filter(webhook_deliveries::attempts.gt(0)))
-            .set(webhook_deliveries::next_attempt_at.eq(diesel::dsl::now))
-            .execute(conn)?;
-    }
-    Ok(n)
+    Ok(diesel::sql_query(
+        "UPDATE webhook_deliveries SET state = 0, next_attempt_at = now(), finished_at = NULL
+          WHERE endpoint_id = $1 AND created_at >= $2
+            AND ((state = 3 AND $3) OR (state = 0 AND attempts > 0 AND $4))",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(endpoint_id)
+    .bind::<diesel::sql_types::Timestamptz, _>(since)
+    .bind::<diesel::sql_types::Bool, _>(dead)
+    .bind::<diesel::sql_types::Bool, _>(failing)
+    .execute(conn)?)
 }

@@ -106,6 +106,8 @@ pub struct Breaker {
     consecutive_failures: u32,
     open_until: Option<Instant>,
     cooldown: Duration,
+    /// Multiplies the open periods (the dispatcher's retry scale).
+    scale: f64,
 }
 
 impl Default for Breaker {
@@ -117,24 +119,30 @@ impl Default for Breaker {
 impl Breaker {
     /// Returns a closed breaker.
     pub fn new() -> Self {
+        Self::with_scale(1.0)
+    }
+
+    /// Returns a closed breaker whose open periods are multiplied by `scale`.
+    pub fn with_scale(scale: f64) -> Self {
         Self {
             consecutive_failures: 0,
             open_until: None,
             cooldown: BREAKER_INITIAL_COOLDOWN,
+            scale: scale.max(0.0),
         }
     }
 
     /// Records the result of a delivery attempt that finished at `now`.
     pub fn record(&mut self, success: bool, now: Instant) {
         if success {
-            *self = Self::new();
+            *self = Self::with_scale(self.scale);
             return;
         }
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         match self.open_until {
             None if self.consecutive_failures >= BREAKER_THRESHOLD => {
                 self.cooldown = BREAKER_INITIAL_COOLDOWN;
-                self.open_until = Some(now + self.cooldown);
+                self.open_until = Some(now + self.cooldown.mul_f64(self.scale));
             }
             None => {}
             // Failures landing while open come from requests sent before it opened; they
@@ -142,7 +150,7 @@ impl Breaker {
             Some(until) if now < until => {}
             Some(_) => {
                 self.cooldown = (self.cooldown * 2).min(BREAKER_MAX_COOLDOWN);
-                self.open_until = Some(now + self.cooldown);
+                self.open_until = Some(now + self.cooldown.mul_f64(self.scale));
             }
         }
     }
