@@ -80,6 +80,10 @@ pub struct WebhookSettings {
     /// Milliseconds between polls for due deliveries when no notification arrives.
     #[arg(long = "webhook-poll-ms", env = "IMRECEIPTS_WEBHOOK_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// Seconds a claimed delivery stays leased beyond its timeout before another worker may
+    /// take it over (covers a crashed process).
+    #[arg(long = "webhook-lease-margin", env = "IMRECEIPTS_WEBHOOK_LEASE_MARGIN_SECS", default_value_t = 30.0)]
+    pub lease_margin_secs: f64,
     /// Multiplies every retry delay (tests and drills use a small value).
     #[arg(long = "webhook-retry-scale", env = "IMRECEIPTS_WEBHOOK_RETRY_SCALE", default_value_t = 1.0)]
     pub retry_scale: f64,

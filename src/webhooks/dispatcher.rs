@@ -27,10 +27,8 @@ use crate::state::AppState;
 
 /// Bytes of a response body kept in the attempt log.
 const RESPONSE_PREFIX: usize = 1024;
-/// Extra lease time beyond the endpoint timeout before another worker may take over.
-const LEASE_MARGIN_SECS: f64 = 30.0;
 /// How often expired leases (crashed workers) are returned to the queue.
-const REAP_EVERY: Duration = Duration::from_secs(5);
+const REAP_EVERY: Duration = Duration::from_secs(1);
 /// How long shutdown waits for in-flight deliveries before releasing their leases.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -227,7 +225,7 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
             continue;
         }
         let token: i64 = rand::thread_rng().gen();
-        let lease = ep.timeout_ms as f64 / 1000.0 + LEASE_MARGIN_SECS;
+        let lease = ep.timeout_ms as f64 / 1000.0 + shared.cfg.lease_margin_secs.max(1.0);
         let ep_id = ep.id;
         let jobs: Vec<Job> = shared
             .state
