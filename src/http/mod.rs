@@ -23,6 +23,7 @@ pub use routes::{Route, ROUTES};
 /// Registers every route on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v4/{service}/{command}", web::post().to(dispatch))
+        .route("/v4/{service}/{command}", web::route().to(not_post))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics));
@@ -53,6 +54,12 @@ fn envelope(result: Result<Value, (ApiError, Service)>) -> Value {
             "ErrorInfo": e.to_string(),
         }),
     }
+}
+
+/// Tencent's REST API is POST only; other methods still get the envelope, not a bare 404/405.
+async fn not_post(req: HttpRequest) -> HttpResponse {
+    let err = ApiError::BadQuery(format!("{} is not supported: every /v4 command is called with POST", req.method()));
+    HttpResponse::Ok().json(envelope(Err((err, Service::Extension))))
 }
 
 async fn dispatch(

@@ -49,6 +49,9 @@ fn validate(c: &EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<()> {
         ssrf::check_url(&parsed, policy).map_err(|e| ApiError::invalid(format!("Url {u:?} is not allowed: {e}")))?;
     }
     if let Some(Some(events)) = &c.events {
+        if events.is_empty() {
+            return Err(ApiError::invalid("Events must name at least one callback command, or be [\"*\"] (or omitted) for all"));
+        }
         for e in events {
             if !EVENT_TYPES.contains(&e.as_str()) {
                 return Err(ApiError::invalid(format!("Events: {e:?} is not a callback command; use {EVENT_TYPES:?} or [\"*\"]")));
