@@ -120,10 +120,17 @@ impl ApiError {
         ApiError::NoPermission(msg.to_string())
     }
 
-    /// Whether the transaction that produced this error may succeed when retried.
+    /// Whether the transaction that produced this error may succeed when retried
+    /// (serialization failures and deadlocks).
     pub fn is_retryable_conflict(&self) -> bool {
-        matches!(self, ApiError::Internal(e) if e.downcast_ref::<diesel::result::Error>().is_some_and(|d| matches!(d,
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _))))
+        use diesel::result::{DatabaseErrorKind, Error};
+        let ApiError::Internal(e) = self else { return false };
+        match e.downcast_ref::<Error>() {
+            Some(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            // diesel has no kind for SQLSTATE 40P01; PostgreSQL's message is stable.
+            Some(Error::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
+            _ => false,
+        }
     }
 }
 

@@ -271,8 +271,8 @@ pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResul
                 (SELECT count(*) FROM group_members s
                   WHERE s.group_id = m.group_id AND s.leave_seq IS NOT NULL
                     AND s.join_seq < m.msg_seq AND s.leave_seq >= m.msg_seq AND s.user_id <> m.from_account
-                    AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
-                                    AND r.msg_seq = m.msg_seq AND r.reader = s.user_id AND r.read_at IS NOT NULL)
+                    AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = m.group_id
+                         AND r.msg_seq = m.msg_seq AND r.reader = s.user_id) IS NULL
                 ) AS departed_unread
            FROM group_messages m WHERE m.group_id = $1 AND m.msg_seq = ANY($2)",
     )
@@ -399,8 +399,10 @@ pub fn list(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seq: i
                 "SELECT s.user_id FROM group_members s
                  WHERE s.group_id = $1 AND s.leave_seq IS NULL AND s.user_id > $3 AND s.join_seq < $2
                    AND s.user_id <> $5
-                   AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = $1 AND r.msg_seq = $2
-                                   AND r.reader = s.user_id AND r.read_at IS NOT NULL)
+                   -- A scalar subquery, not NOT EXISTS: it stays a per-row primary-key probe, where
+                   -- an anti-join planned on stale estimates rescans all readers per member.
+                   AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = $1 AND r.msg_seq = $2
+                        AND r.reader = s.user_id) IS NULL
                  ORDER BY s.user_id LIMIT $4",
             )
             .bind::<Text, _>(group_id)

@@ -13,7 +13,16 @@ use serde_json::{json, Value};
 pub const SDKAPPID: u64 = 1400000000;
 pub const KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
 pub const ADMIN: &str = "administrator";
-const TEMPLATE: &str = "imr_template";
+
+/// Databases of this test process are named `imr_<pid>_...`, so concurrent runs sharing the
+/// cluster never drop each other's databases.
+fn prefix() -> String {
+    format!("imr_{}_", std::process::id())
+}
+
+fn template() -> String {
+    format!("{}template", prefix())
+}
 
 struct Cluster {
     pg: EmbeddedPg,
@@ -28,7 +37,7 @@ fn cluster() -> &'static Cluster {
         let pg = EmbeddedPg::start(std::path::Path::new(&dir), &PgOptions { unsafe_fast: true })
             .expect("start the test PostgreSQL cluster");
         // A fresh template per test run, so migration changes are always picked up; databases
-        // left by earlier runs are dropped.
+        // left by finished runs (their process is gone) are dropped.
         let mut conn = PgConnection::establish(&pg.url("postgres")).expect("connect to test cluster");
         #[derive(QueryableByName)]
         struct Name {
@@ -39,12 +48,16 @@ fn cluster() -> &'static Cluster {
             .load(&mut conn)
             .expect("list databases");
         for n in old {
+            let pid = n.datname.split('_').nth(1).unwrap_or_default();
+            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
             diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", n.datname))
                 .execute(&mut conn)
                 .expect("drop old test database");
         }
-        diesel::sql_query(format!("CREATE DATABASE {TEMPLATE}")).execute(&mut conn).expect("create template");
-        db::migrate(&pg.url(TEMPLATE)).expect("migrate template");
+        diesel::sql_query(format!("CREATE DATABASE {}", template())).execute(&mut conn).expect("create template");
+        db::migrate(&pg.url(&template())).expect("migrate template");
         Cluster { pg, lock: Mutex::new(()) }
     })
 }
@@ -52,11 +65,11 @@ fn cluster() -> &'static Cluster {
 /// A fresh, migrated database; returns its URL.
 pub fn fresh_database() -> (String, String) {
     let c = cluster();
-    let name = format!("imr_t{:016x}", rand::random::<u64>());
+    let name = format!("{}t{:016x}", prefix(), rand::random::<u64>());
     {
         let _guard = c.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = PgConnection::establish(&c.pg.url("postgres")).expect("connect");
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).execute(&mut conn).expect("create db");
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", template())).execute(&mut conn).expect("create db");
     }
     (c.pg.url(&name), name)
 }
@@ -64,10 +77,8 @@ pub fn fresh_database() -> (String, String) {
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
-    pub db_url: String,
     db_name: String,
     pub client: reqwest::Client,
-    pub app_state: imreceipts::state::AppState,
 }
 
 impl Drop for TestApp {
@@ -102,12 +113,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server with the given settings on a fresh database.
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    static TRACING: OnceLock<()> = OnceLock::new();
+    TRACING.get_or_init(|| {
+        // Quiet by default; RUST_LOG=imreceipts=debug shows the server's logs under test.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    });
     let (db_url, db_name) = fresh_database();
     let app = Application::build(&settings, identity(), &db_url).expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
-    let app_state = app.state.clone();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { base, db_url, db_name, client: reqwest::Client::new(), app_state }
+    TestApp { base, db_name, client: reqwest::Client::new() }
 }
 
 /// A valid UserSig for `identifier`.
