@@ -140,7 +140,9 @@ pub fn mark_read(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, r
     let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
     let changed = write_reads(conn, group_id, reader, &seqs, &acks)?;
-    fire_read_event(conn, &g, reader, &changed)?;
+    fire_read_event(conn, &g, reader, &changed, |seq| {
+        seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone())
+    })?;
     Ok(changed)
 }
 
@@ -204,12 +206,20 @@ pub fn read_report(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str,
         .bind::<Text, _>(reader)
         .bind::<BigInt, _>(up_to)
         .execute(conn)?;
-        fire_read_event(conn, &g, reader, &changed)?;
+        fire_read_event(conn, &g, reader, &changed, |_| None)?;
     }
     Ok((up_to.max(member.read_seq), changed))
 }
 
-fn fire_read_event(conn: &mut PgConnection, g: &Group, reader: &str, changed: &[i64]) -> ApiResult<()> {
+/// Fires `Group.CallbackAfterReadReceipt` for the newly read `changed` seqs; `ack_of` gives
+/// the AckContent sent with each.
+fn fire_read_event(
+    conn: &mut PgConnection,
+    g: &Group,
+    reader: &str,
+    changed: &[i64],
+    ack_of: impl Fn(i64) -> Option<String>,
+) -> ApiResult<()> {
     if changed.is_empty() {
         return Ok(());
     }
@@ -218,8 +228,12 @@ fn fire_read_event(conn: &mut PgConnection, g: &Group, reader: &str, changed: &[
         let list: Vec<_> = counts(conn, &g.group_id, chunk)?
             .into_iter()
             .map(|c| {
+                let mut member = json!({ "Member_Account": reader });
+                if let Some(ack) = ack_of(c.msg_seq) {
+                    member["AckContent"] = ack.into();
+                }
                 json!({"MsgSeq": c.msg_seq, "ReadNum": c.read, "UnreadNum": c.unread,
-                       "ReadReceiptMembers": [{"Member_Account": reader}]})
+                       "ReadReceiptMembers": [member]})
             })
             .collect();
         outbox::enqueue(

@@ -109,7 +109,11 @@ async fn events_filter_and_repeated_receipts_fire_once() {
     let rx = Receiver::start();
     endpoint(&app, &format!("{}/ok", rx.base), json!({"Events": ["Group.CallbackAfterReadReceipt"]})).await;
     let (gid, seq) = group_with_message(&app, &["bob"]).await;
-    read(&app, &gid, "bob", seq).await;
+    app.ok(
+        "group_open_http_svc/group_msg_receipt",
+        json!({"GroupId": gid, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq, "AckContent": "seen it"}]}),
+    )
+    .await;
     read(&app, &gid, "bob", seq).await;
     app.ok("openim/admin_set_msg_read", json!({"Report_Account": "bob", "Peer_Account": "owner"})).await;
     rx.wait_for("/ok", 1, WAIT).await;
@@ -117,6 +121,9 @@ async fn events_filter_and_repeated_receipts_fire_once() {
     let got = rx.on("/ok");
     assert_eq!(got.len(), 1, "one event: the repeat changed nothing and the C2C event is filtered out");
     assert_eq!(got[0].query["CallbackCommand"], "Group.CallbackAfterReadReceipt");
+    let member = &got[0].json()["GroupMsgReceiptList"][0]["ReadReceiptMembers"][0];
+    assert_eq!(member["Member_Account"], "bob");
+    assert_eq!(member["AckContent"], "seen it", "AckContent travels with the callback");
 }
 
 #[actix_web::test]
