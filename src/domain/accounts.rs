@@ -27,17 +27,24 @@ pub fn import(conn: &mut PgConnection, id: &str, nick: Option<&str>, face_url: O
         accounts::nick.eq(nick.unwrap_or_default()),
         accounts::face_url.eq(face_url.unwrap_or_default()),
     );
-    let q = diesel::insert_into(accounts::table).values(row).on_conflict(accounts::user_id);
-    match (nick, face_url) {
-        (None, None) => q.do_nothing().execute(conn)?,
-        _ => q
-            .do_update()
-            .set((
-                accounts::nick.eq(diesel::upsert::excluded(accounts::nick)),
-                accounts::face_url.eq(diesel::upsert::excluded(accounts::face_url)),
-            ))
-            .execute(conn)?,
-    };
+    // Re-importing updates only the profile fields that were given.
+    diesel::insert_into(accounts::table)
+        .values(row)
+        .on_conflict(accounts::user_id)
+        .do_update()
+        .set((
+            accounts::nick.eq(diesel::dsl::sql::<diesel::sql_types::Text>(if nick.is_some() {
+                "excluded.nick"
+            } else {
+                "accounts.nick"
+            })),
+            accounts::face_url.eq(diesel::dsl::sql::<diesel::sql_types::Text>(if face_url.is_some() {
+                "excluded.face_url"
+            } else {
+                "accounts.face_url"
+            })),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -164,7 +164,12 @@ pub async fn modify_group_member_info(state: AppState, _: Caller, req: ModifyMem
     if let Some(role) = req.role {
         state.tx(move |c| groups::set_role(c, &req.group_id, &req.member_account, &role)).await?;
     } else {
-        state.db(move |c| groups::require_member(c, &req.group_id, &req.member_account).map(|_| ())).await?;
+        state
+            .db(move |c| {
+                groups::get(c, &req.group_id)?;
+                groups::require_member(c, &req.group_id, &req.member_account).map(|_| ())
+            })
+            .await?;
     }
     Ok(json!({}))
 }
@@ -263,6 +268,7 @@ pub async fn group_msg_get_simple(state: AppState, _: Caller, req: HistoryReques
                 "From_Account": m.from_account, "IsPlaceMsg": 0, "IsSystemMsg": 0, "MsgBody": m.msg_body,
                 "MsgPriority": "Normal", "MsgRandom": m.msg_random, "MsgSeq": m.msg_seq,
                 "MsgTimeStamp": m.msg_time, "CloudCustomData": m.cloud_custom_data,
+                "MsgKey": format!("{}_{}_{}", m.msg_seq, m.msg_random, m.msg_time),
                 "NeedReadReceipt": i32::from(m.need_receipt),
             })
         })

@@ -61,11 +61,12 @@ pub async fn multiaccount_import(state: AppState, _: Caller, req: MultiImportReq
         .tx(move |c| {
             let mut failed = Vec::new();
             for it in &items {
-                if accounts::validate_id(&it.user_id, "UserID").is_err() {
-                    failed.push(it.user_id.clone());
-                    continue;
+                // A bad entry lands in FailAccounts; the rest of the batch still imports.
+                match accounts::import(c, &it.user_id, it.nick.as_deref(), it.face_url.as_deref()) {
+                    Ok(()) => {}
+                    Err(ApiError::InvalidParam(_) | ApiError::Service(..)) => failed.push(it.user_id.clone()),
+                    Err(e) => return Err(e),
                 }
-                accounts::import(c, &it.user_id, it.nick.as_deref(), it.face_url.as_deref())?;
             }
             Ok(failed)
         })

@@ -187,18 +187,21 @@ async fn login_service_imports_checks_and_deletes() {
     let v = app
         .ok(
             "im_open_login_svc/multiaccount_import",
-            json!({"AccountList": [{"UserID": "dave", "Nick": "D"}, {"UserID": long}, {"UserID": "erin"}]}),
+            json!({"AccountList": [{"UserID": "dave", "Nick": "D"}, {"UserID": long}, {"UserID": "erin"},
+                                   {"UserID": "frank", "Nick": "n".repeat(501)}]}),
         )
         .await;
-    assert_eq!(v["FailAccounts"], json!([long]));
+    // A bad id or an oversize profile field fails only that entry.
+    assert_eq!(v["FailAccounts"], json!([long, "frank"]));
     assert_eq!(
-        account_status(&app, &["alice", "bob", "carol", "dave", "erin", &long]).await,
+        account_status(&app, &["alice", "bob", "carol", "dave", "erin", &long, "frank"]).await,
         [
             "Imported",
             "Imported",
             "Imported",
             "Imported",
             "Imported",
+            "NotImported",
             "NotImported"
         ]
     );
@@ -1142,4 +1145,15 @@ async fn cli_prints_a_verifiable_usersig() {
             .expect("verifies with the persisted identity");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn non_post_calls_get_the_envelope() {
+    let app = spawn_app().await;
+    let url = format!("{}/v4/im_open_login_svc/account_check?{}", app.base, app.query(ADMIN));
+    let resp = app.client.get(url).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.expect("json");
+    let info = assert_fail(&v, 60002);
+    assert!(info.contains("POST"), "{info}");
 }
