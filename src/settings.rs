@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// Command line of the `imreceipts` binary.
 #[derive(Debug, Parser)]
-#[command(name = "imreceipts", version, about = "Delivery and read receipts with a Tencent Cloud Chat compatible REST API")]
+#[command(
+    name = "imreceipts",
+    version,
+    about = "Delivery and read receipts with a Tencent Cloud Chat compatible REST API"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,

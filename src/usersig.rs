@@ -37,9 +37,7 @@ pub struct SigDoc {
 
 /// Builds the exact string the HMAC covers (each line ends with `\n`).
 fn content(identifier: &str, sdkappid: u64, time: i64, expire: i64, userbuf: Option<&str>) -> String {
-    let mut s = format!(
-        "TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n"
-    );
+    let mut s = format!("TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n");
     if let Some(buf) = userbuf {
         s.push_str(&format!("TLS.userbuf:{buf}\n"));
     }
@@ -108,13 +106,7 @@ pub fn decode(usersig: &str) -> Result<SigDoc, ApiError> {
 }
 
 /// Verifies `usersig` for (`sdkappid`, `identifier`) at unix time `now`.
-pub fn verify(
-    key: &str,
-    sdkappid: u64,
-    identifier: &str,
-    usersig: &str,
-    now: i64,
-) -> Result<(), ApiError> {
+pub fn verify(key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i64) -> Result<(), ApiError> {
     let doc = decode(usersig)?;
     if doc.sdkappid != sdkappid {
         return Err(ApiError::AppIdMismatch(doc.sdkappid));
@@ -124,10 +116,7 @@ pub fn verify(
     }
     let expected = STANDARD.decode(doc.sig.as_bytes()).map_err(|_| ApiError::SigMismatch)?;
     let mut m = mac(key);
-    m.update(
-        content(&doc.identifier, doc.sdkappid, doc.time, doc.expire, doc.userbuf.as_deref())
-            .as_bytes(),
-    );
+    m.update(content(&doc.identifier, doc.sdkappid, doc.time, doc.expire, doc.userbuf.as_deref()).as_bytes());
     m.verify_slice(&expected).map_err(|_| ApiError::SigMismatch)?;
     let expires_at = doc.time.saturating_add(doc.expire);
     if now > expires_at {
@@ -159,11 +148,7 @@ mod tests {
     fn recompress(doc: &str, level: Compression) -> String {
         let mut enc = ZlibEncoder::new(Vec::new(), level);
         enc.write_all(doc.as_bytes()).unwrap();
-        STANDARD
-            .encode(enc.finish().unwrap())
-            .replace('+', "*")
-            .replace('/', "-")
-            .replace('=', "_")
+        STANDARD.encode(enc.finish().unwrap()).replace('+', "*").replace('/', "-").replace('=', "_")
     }
 
     #[test]

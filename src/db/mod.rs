@@ -28,17 +28,13 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool> {
 /// Applies pending migrations; returns how many ran.
 pub fn migrate(url: &str) -> Result<usize> {
     let mut conn = PgConnection::establish(url).with_context(|| "connecting to the database to migrate")?;
-    let done = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let done = conn.run_pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(done.len())
 }
 
 /// Whether all migrations are applied (readiness check).
 pub fn migrations_applied(conn: &mut PgConnection) -> Result<bool> {
-    let pending = conn
-        .has_pending_migration(MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pending = conn.has_pending_migration(MIGRATIONS).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(!pending)
 }
 

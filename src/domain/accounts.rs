@@ -64,10 +64,7 @@ pub fn require(conn: &mut PgConnection, id: &str) -> ApiResult<()> {
 
 /// The subset of `ids` that are imported.
 pub fn existing(conn: &mut PgConnection, ids: &[String]) -> ApiResult<Vec<String>> {
-    Ok(accounts::table
-        .filter(accounts::user_id.eq_any(ids))
-        .select(accounts::user_id)
-        .load(conn)?)
+    Ok(accounts::table.filter(accounts::user_id.eq_any(ids)).select(accounts::user_id).load(conn)?)
 }
 
 /// Deletes accounts; their group memberships end (history is kept for receipts).

@@ -64,11 +64,16 @@ pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Op
         return Err(ApiError::invalid("MsgReadTime must be a unix time in seconds, not negative"));
     }
     let effective: i64 = diesel::insert_into(c2c_read_state::table)
-        .values((c2c_read_state::reader.eq(reader), c2c_read_state::peer.eq(peer), c2c_read_state::read_time.eq(wanted)))
+        .values((
+            c2c_read_state::reader.eq(reader),
+            c2c_read_state::peer.eq(peer),
+            c2c_read_state::read_time.eq(wanted),
+        ))
         .on_conflict((c2c_read_state::reader, c2c_read_state::peer))
         .do_update()
         .set((
-            c2c_read_state::read_time.eq(diesel::dsl::sql::<BigInt>("greatest(c2c_read_state.read_time, excluded.read_time)")),
+            c2c_read_state::read_time
+                .eq(diesel::dsl::sql::<BigInt>("greatest(c2c_read_state.read_time, excluded.read_time)")),
             c2c_read_state::updated_at.eq(diesel::dsl::now),
         ))
         .returning(c2c_read_state::read_time)
@@ -176,14 +181,22 @@ fn receipt_targets(conn: &mut PgConnection, reader: &str, sender: &str, items: &
 
 /// Records per-message read or delivery receipts from `reader` for messages `sender` sent.
 /// Idempotent; returns the keys whose state changed (and fires the webhook for reads).
-pub fn acknowledge(conn: &mut PgConnection, reader: &str, sender: &str, items: &[MsgRef], ack: Ack) -> ApiResult<Vec<String>> {
+pub fn acknowledge(
+    conn: &mut PgConnection,
+    reader: &str,
+    sender: &str,
+    items: &[MsgRef],
+    ack: Ack,
+) -> ApiResult<Vec<String>> {
     let ids = receipt_targets(conn, reader, sender, items)?;
     let target = c2c_messages::table.filter(c2c_messages::id.eq_any(&ids));
     let changed: Vec<String> = match ack {
         Ack::Read => diesel::update(target.filter(c2c_messages::peer_read_at.is_null()))
             .set((
                 c2c_messages::peer_read_at.eq(diesel::dsl::now),
-                c2c_messages::delivered_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("coalesce(delivered_at, now())")),
+                c2c_messages::delivered_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("coalesce(delivered_at, now())")),
             ))
             .returning(c2c_messages::msg_key)
             .get_results(conn)?,
@@ -224,7 +237,12 @@ pub struct ReceiptState {
 }
 
 /// Receipt state of messages `sender` sent to `peer`.
-pub fn receipt_states(conn: &mut PgConnection, sender: &str, peer: &str, keys: &[String]) -> ApiResult<Vec<ReceiptState>> {
+pub fn receipt_states(
+    conn: &mut PgConnection,
+    sender: &str,
+    peer: &str,
+    keys: &[String],
+) -> ApiResult<Vec<ReceiptState>> {
     if keys.is_empty() || keys.len() > 100 {
         return Err(ApiError::invalid(format!("MsgKeyList must have 1 to 100 keys, got {}", keys.len())));
     }
@@ -234,7 +252,12 @@ pub fn receipt_states(conn: &mut PgConnection, sender: &str, peer: &str, keys: &
         .filter(c2c_messages::from_account.eq(sender))
         .filter(c2c_messages::to_account.eq(peer))
         .filter(c2c_messages::msg_key.eq_any(keys))
-        .select((c2c_messages::msg_key, c2c_messages::need_receipt, c2c_messages::peer_read_at, c2c_messages::delivered_at))
+        .select((
+            c2c_messages::msg_key,
+            c2c_messages::need_receipt,
+            c2c_messages::peer_read_at,
+            c2c_messages::delivered_at,
+        ))
         .load(conn)?;
     Ok(keys
         .iter()
@@ -246,7 +269,9 @@ pub fn receipt_states(conn: &mut PgConnection, sender: &str, peer: &str, keys: &
                 read_time: read.map(|t| t.timestamp()),
                 delivered_time: delivered.map(|t| t.timestamp()),
             },
-            None => ReceiptState { key: k.clone(), code: 90054, need_receipt: false, read_time: None, delivered_time: None },
+            None => {
+                ReceiptState { key: k.clone(), code: 90054, need_receipt: false, read_time: None, delivered_time: None }
+            }
         })
         .collect())
 }

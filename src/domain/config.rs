@@ -33,7 +33,11 @@ pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
     let (types, roles, max): (Vec<Option<String>>, String, i32) = receipt_config::table
         .select((receipt_config::group_types, receipt_config::request_roles, receipt_config::max_group_members))
         .first(conn)?;
-    Ok(ReceiptConfig { group_types: types.into_iter().flatten().collect(), request_roles: roles, max_group_members: max })
+    Ok(ReceiptConfig {
+        group_types: types.into_iter().flatten().collect(),
+        request_roles: roles,
+        max_group_members: max,
+    })
 }
 
 /// Validates and applies a partial update; returns the new configuration.

@@ -42,7 +42,12 @@ struct SeqRow {
 }
 
 /// Group, receipts enabled, caller is a current member: the common preconditions.
-fn receipt_context(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str) -> ApiResult<(Group, Member)> {
+fn receipt_context(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    reader: &str,
+) -> ApiResult<(Group, Member)> {
     let g = groups::get(conn, group_id)?;
     cfg.require_enabled(&g.group_type, group_id)?;
     let m = groups::require_member(conn, group_id, reader)?;
@@ -60,9 +65,10 @@ fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: 
     .bind::<Array<BigInt>, _>(seqs)
     .load(conn)?;
     for seq in seqs {
-        let row = rows.iter().find(|r| r.msg_seq == *seq).ok_or_else(|| {
-            ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))
-        })?;
+        let row = rows
+            .iter()
+            .find(|r| r.msg_seq == *seq)
+            .ok_or_else(|| ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}")))?;
         if !row.need_receipt {
             return Err(ApiError::ReceiptNotFound(format!(
                 "MsgSeq {seq} was sent without NeedReadReceipt, so it takes no receipts"
@@ -85,7 +91,13 @@ fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: 
 }
 
 /// Inserts or upgrades read receipts and moves the counters; returns the seqs newly read.
-fn write_reads(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64], acks: &[Option<String>]) -> ApiResult<Vec<i64>> {
+fn write_reads(
+    conn: &mut PgConnection,
+    group_id: &str,
+    reader: &str,
+    seqs: &[i64],
+    acks: &[Option<String>],
+) -> ApiResult<Vec<i64>> {
     let rows: Vec<SeqRow> = diesel::sql_query(
         "WITH input AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS t(seq, ack)),
          up AS (
@@ -122,7 +134,9 @@ pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult
             return Err(ApiError::invalid(format!("MsgSeq {seq} is not a valid sequence number (they start at 1)")));
         }
         if ack.as_ref().is_some_and(|a| a.len() > MAX_ACK_CONTENT) {
-            return Err(ApiError::invalid(format!("AckContent of MsgSeq {seq} is longer than {MAX_ACK_CONTENT} bytes")));
+            return Err(ApiError::invalid(format!(
+                "AckContent of MsgSeq {seq} is longer than {MAX_ACK_CONTENT} bytes"
+            )));
         }
         match merged.iter_mut().find(|(s, _)| s == seq) {
             Some(existing) => existing.1 = ack.clone().or(existing.1.take()),
@@ -135,7 +149,13 @@ pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult
 
 /// Records read receipts of `reader` for the given (seq, AckContent) items; all or nothing.
 /// Fires `Group.CallbackAfterReadReceipt` for the messages that changed.
-pub fn mark_read(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, items: &[(i64, Option<String>)]) -> ApiResult<Vec<i64>> {
+pub fn mark_read(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    reader: &str,
+    items: &[(i64, Option<String>)],
+) -> ApiResult<Vec<i64>> {
     let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
     let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
@@ -147,7 +167,13 @@ pub fn mark_read(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, r
 }
 
 /// Records delivery acks; returns the seqs newly delivered.
-pub fn mark_delivered(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
+pub fn mark_delivered(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    reader: &str,
+    seqs: &[i64],
+) -> ApiResult<Vec<i64>> {
     let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
     let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
     let (_, member) = receipt_context(conn, cfg, group_id, reader)?;
@@ -170,7 +196,13 @@ pub fn mark_delivered(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &s
 
 /// Conversation-level read: every receipt-requesting message up to `up_to` that `reader` is
 /// eligible for becomes read. Returns (the watermark in force, seqs newly read).
-pub fn read_report(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, reader: &str, up_to: i64) -> ApiResult<(i64, Vec<i64>)> {
+pub fn read_report(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    reader: &str,
+    up_to: i64,
+) -> ApiResult<(i64, Vec<i64>)> {
     if up_to < 1 {
         return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
     }
@@ -309,9 +341,17 @@ pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResul
 }
 
 /// Counts for a `get_group_msg_receipt` call (receipts must be enabled for the group's type).
-pub fn query_counts(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
+pub fn query_counts(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    seqs: &[i64],
+) -> ApiResult<Vec<Counts>> {
     if seqs.is_empty() || seqs.len() > MAX_RECEIPT_ITEMS {
-        return Err(ApiError::invalid(format!("MsgSeqList must have 1 to {MAX_RECEIPT_ITEMS} items, got {}", seqs.len())));
+        return Err(ApiError::invalid(format!(
+            "MsgSeqList must have 1 to {MAX_RECEIPT_ITEMS} items, got {}",
+            seqs.len()
+        )));
     }
     let g = groups::get(conn, group_id)?;
     cfg.require_enabled(&g.group_type, group_id)?;
@@ -346,11 +386,11 @@ fn decode_cursor(cursor: &str) -> ApiResult<String> {
     if cursor.is_empty() {
         return Ok(String::new());
     }
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ApiError::invalid("Cursor is not a value returned by get_group_msg_receipt_detail; pass \"\" for the first page"))
+    URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+        ApiError::invalid(
+            "Cursor is not a value returned by get_group_msg_receipt_detail; pass \"\" for the first page",
+        )
+    })
 }
 
 #[derive(QueryableByName)]
@@ -370,7 +410,15 @@ struct UserRow {
 }
 
 /// A page of the read or unread list of (group, seq), keyset-paged by account (no OFFSET).
-pub fn list(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seq: i64, filter: ListFilter, cursor: &str, count: i64) -> ApiResult<ListPage> {
+pub fn list(
+    conn: &mut PgConnection,
+    cfg: &ReceiptConfig,
+    group_id: &str,
+    seq: i64,
+    filter: ListFilter,
+    cursor: &str,
+    count: i64,
+) -> ApiResult<ListPage> {
     let count = count.clamp(1, MAX_PAGE);
     let after = decode_cursor(cursor)?;
     let g = groups::get(conn, group_id)?;
@@ -383,7 +431,9 @@ pub fn list(conn: &mut PgConnection, cfg: &ReceiptConfig, group_id: &str, seq: i
     let sender = match msg {
         Some((from, true)) => from,
         Some((_, false)) => {
-            return Err(ApiError::ReceiptNotFound(format!("MsgSeq {seq} was sent without NeedReadReceipt; it has no receipt information")))
+            return Err(ApiError::ReceiptNotFound(format!(
+                "MsgSeq {seq} was sent without NeedReadReceipt; it has no receipt information"
+            )))
         }
         None => return Err(ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))),
     };

@@ -74,7 +74,9 @@ const DEFAULT_MAX_MEMBERS: i32 = 100_000;
 
 fn check_len(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     match v {
-        Some(s) if s.len() > max => Err(ApiError::invalid(format!("{field} is {} bytes, at most {max} allowed", s.len()))),
+        Some(s) if s.len() > max => {
+            Err(ApiError::invalid(format!("{field} is {} bytes, at most {max} allowed", s.len())))
+        }
         _ => Ok(()),
     }
 }
@@ -172,7 +174,12 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
     let rows: Vec<_> = roster
         .iter()
         .map(|(a, r)| {
-            (group_members::group_id.eq(&group_id), group_members::user_id.eq(a), group_members::role.eq(*r), group_members::join_seq.eq(0i64))
+            (
+                group_members::group_id.eq(&group_id),
+                group_members::user_id.eq(a),
+                group_members::role.eq(*r),
+                group_members::join_seq.eq(0i64),
+            )
         })
         .collect();
     diesel::insert_into(group_members::table).values(rows).execute(conn)?;
@@ -263,7 +270,10 @@ pub fn add_members(conn: &mut PgConnection, group_id: &str, users: &[String]) ->
     if g.member_count + added > g.max_member_count {
         return Err(ApiError::Service(
             10014,
-            format!("group {group_id:?} is full: {} members + {added} new > MaxMemberCount {}", g.member_count, g.max_member_count),
+            format!(
+                "group {group_id:?} is full: {} members + {added} new > MaxMemberCount {}",
+                g.member_count, g.max_member_count
+            ),
         ));
     }
     diesel::update(groups::table.find(group_id)).set(groups::member_count.eq(g.member_count + added)).execute(conn)?;

@@ -16,7 +16,8 @@ pub fn validate_body(body: &Value) -> ApiResult<()> {
         ApiError::invalid("MsgBody must be a non-empty array of {\"MsgType\":..,\"MsgContent\":{..}}")
     })?;
     for (i, item) in items.iter().enumerate() {
-        let ok = item.get("MsgType").is_some_and(Value::is_string) && item.get("MsgContent").is_some_and(Value::is_object);
+        let ok =
+            item.get("MsgType").is_some_and(Value::is_string) && item.get("MsgContent").is_some_and(Value::is_object);
         if !ok {
             return Err(ApiError::invalid(format!(
                 "MsgBody[{i}] must be an object with a string MsgType and an object MsgContent"
@@ -136,10 +137,10 @@ pub fn roam(
             .select((c2c_messages::msg_time, c2c_messages::id))
             .first(conn)
             .optional()?
-            .ok_or_else(|| ApiError::Service(90054, format!("LastMsgKey {key:?} is not a message between {a:?} and {b:?}")))?;
-        q = q.filter(
-            c2c_messages::msg_time.lt(t).or(c2c_messages::msg_time.eq(t).and(c2c_messages::id.lt(id))),
-        );
+            .ok_or_else(|| {
+                ApiError::Service(90054, format!("LastMsgKey {key:?} is not a message between {a:?} and {b:?}"))
+            })?;
+        q = q.filter(c2c_messages::msg_time.lt(t).or(c2c_messages::msg_time.eq(t).and(c2c_messages::id.lt(id))));
     }
     let mut messages = q.load(conn)?;
     let complete = messages.len() as i64 <= max_cnt;
@@ -172,7 +173,10 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         .ok_or_else(|| ApiError::GroupNotFound(m.group_id.to_string()))?;
     let sender_member = match m.from {
         Some(u) => Some(group_dom::membership(conn, m.group_id, u)?.ok_or_else(|| {
-            ApiError::forbidden(format!("From_Account {u:?} is not a member of group {:?} and cannot send to it", m.group_id))
+            ApiError::forbidden(format!(
+                "From_Account {u:?} is not a member of group {:?} and cannot send to it",
+                m.group_id
+            ))
         })?),
         None => None,
     };
@@ -226,7 +230,12 @@ pub struct GroupMessage {
 
 /// Up to `n` messages with seq <= `max_seq` (or the newest), newest first; and whether
 /// nothing older remains.
-pub fn group_history(conn: &mut PgConnection, group_id: &str, n: i64, max_seq: Option<i64>) -> ApiResult<(Vec<GroupMessage>, bool)> {
+pub fn group_history(
+    conn: &mut PgConnection,
+    group_id: &str,
+    n: i64,
+    max_seq: Option<i64>,
+) -> ApiResult<(Vec<GroupMessage>, bool)> {
     group_dom::get(conn, group_id)?;
     let mut rows: Vec<GroupMessage> = group_messages::table
         .filter(group_messages::group_id.eq(group_id))

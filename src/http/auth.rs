@@ -41,7 +41,9 @@ impl Caller {
     pub fn acting(&self, named: Option<&str>, field: &str) -> Result<String, ApiError> {
         match named {
             Some(u) => self.may_act_as(u, field).map(|_| u.to_string()),
-            None if self.is_admin => Err(ApiError::invalid(format!("{field} is required when calling as an App admin"))),
+            None if self.is_admin => {
+                Err(ApiError::invalid(format!("{field} is required when calling as an App admin")))
+            }
             None => Ok(self.identifier.clone()),
         }
     }
@@ -59,9 +61,8 @@ pub struct Query {
 pub fn parse_query(state: &AppState, raw: &str) -> Result<Query, ApiError> {
     let params: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let appid = params.get("sdkappid").ok_or(ApiError::MissingAppId)?;
-    let appid_num: u64 = appid
-        .parse()
-        .map_err(|_| ApiError::BadQuery(format!("sdkappid {appid:?} is not an unsigned integer")))?;
+    let appid_num: u64 =
+        appid.parse().map_err(|_| ApiError::BadQuery(format!("sdkappid {appid:?} is not an unsigned integer")))?;
     if appid_num != state.app.sdkappid {
         return Err(ApiError::WrongAppId(appid.clone()));
     }

@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::openim::int_or_string;
+use crate::domain::config;
 use crate::domain::group_receipts::{self, ListFilter};
 use crate::domain::groups::{self, NewGroup};
 use crate::domain::messages::{self, GroupSend};
-use crate::domain::config;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -90,7 +90,9 @@ pub async fn get_group_info(state: AppState, _: Caller, req: GroupIdList) -> Api
                         "MaxMemberNum": g.max_member_count, "ApplyJoinOption": g.apply_join_option,
                         "NextMsgSeq": g.last_seq + 1,
                     })),
-                    Err(e @ ApiError::GroupNotFound(_)) => Ok(json!({"GroupId": id, "ErrorCode": 10010, "ErrorInfo": e.to_string()})),
+                    Err(e @ ApiError::GroupNotFound(_)) => {
+                        Ok(json!({"GroupId": id, "ErrorCode": 10010, "ErrorInfo": e.to_string()}))
+                    }
                     Err(e) => Err(e),
                 })
                 .collect::<ApiResult<Vec<Value>>>()
@@ -142,7 +144,10 @@ pub async fn delete_group_member(state: AppState, _: Caller, req: DeleteMemberRe
         .tx(move |c| {
             let g = groups::get(c, &req.group_id)?;
             if let Some(owner) = g.owner_account.filter(|o| req.member_to_del_account.contains(o)) {
-                return Err(ApiError::forbidden(format!("{owner:?} is the owner of {:?} and cannot be removed", req.group_id)));
+                return Err(ApiError::forbidden(format!(
+                    "{owner:?} is the owner of {:?} and cannot be removed",
+                    req.group_id
+                )));
             }
             groups::remove_members(c, &req.group_id, &req.member_to_del_account)
         })
@@ -260,7 +265,8 @@ pub async fn group_msg_get_simple(state: AppState, _: Caller, req: HistoryReques
         return Err(ApiError::invalid(format!("ReqMsgNumber must be 1 to 20, got {}", req.req_msg_number)));
     }
     let gid = req.group_id.clone();
-    let (rows, finished) = state.db(move |c| messages::group_history(c, &gid, req.req_msg_number, req.req_msg_seq)).await?;
+    let (rows, finished) =
+        state.db(move |c| messages::group_history(c, &gid, req.req_msg_number, req.req_msg_seq)).await?;
     let list: Vec<Value> = rows
         .into_iter()
         .map(|m| {
@@ -361,7 +367,9 @@ pub async fn get_group_msg_receipt_detail(state: AppState, caller: Caller, req: 
     let filter = match req.filter.or(req.flag) {
         Some(0) => ListFilter::Read,
         Some(1) => ListFilter::Unread,
-        Some(other) => return Err(ApiError::invalid(format!("Filter must be 0 (read list) or 1 (unread list), got {other}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!("Filter must be 0 (read list) or 1 (unread list), got {other}")))
+        }
         None => return Err(ApiError::invalid("Filter (or legacy Flag) is required: 0 = read list, 1 = unread list")),
     };
     let count = req.count.or(req.num).unwrap_or(100);

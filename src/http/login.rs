@@ -21,9 +21,7 @@ pub struct AccountImportRequest {
 pub struct Empty {}
 
 pub async fn account_import(state: AppState, _: Caller, req: AccountImportRequest) -> ApiResult<Empty> {
-    state
-        .tx(move |c| accounts::import(c, &req.user_id, req.nick.as_deref(), req.face_url.as_deref()))
-        .await?;
+    state.tx(move |c| accounts::import(c, &req.user_id, req.nick.as_deref(), req.face_url.as_deref())).await?;
     Ok(Empty {})
 }
 
@@ -51,9 +49,17 @@ pub struct MultiImportResponse {
     fail_accounts: Vec<String>,
 }
 
-pub async fn multiaccount_import(state: AppState, _: Caller, req: MultiImportRequest) -> ApiResult<MultiImportResponse> {
+pub async fn multiaccount_import(
+    state: AppState,
+    _: Caller,
+    req: MultiImportRequest,
+) -> ApiResult<MultiImportResponse> {
     let mut items: Vec<AccountItem> = req.account_list.unwrap_or_default();
-    items.extend(req.accounts.unwrap_or_default().into_iter().map(|id| AccountItem { user_id: id, nick: None, face_url: None }));
+    items.extend(req.accounts.unwrap_or_default().into_iter().map(|id| AccountItem {
+        user_id: id,
+        nick: None,
+        face_url: None,
+    }));
     if items.is_empty() || items.len() > 100 {
         return Err(ApiError::invalid(format!("Accounts/AccountList must have 1 to 100 entries, got {}", items.len())));
     }

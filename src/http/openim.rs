@@ -21,11 +21,9 @@ pub fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
         None => Ok(None),
         Some(Raw::Int(i)) => Ok(Some(i)),
         Some(Raw::Str(s)) if s.trim().is_empty() => Ok(None),
-        Some(Raw::Str(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
+        Some(Raw::Str(s)) => {
+            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer")))
+        }
     }
 }
 
@@ -140,7 +138,8 @@ pub async fn sendmsg(state: AppState, caller: Caller, req: SendMsgRequest) -> Ap
 
 pub async fn batchsendmsg(state: AppState, caller: Caller, req: SendMsgRequest) -> ApiResult<Value> {
     let sent = send(&state, prepare(&caller, req, true)?).await?;
-    let errors: Vec<Value> = sent.failed.iter().map(|(to, code)| json!({"To_Account": to, "ErrorCode": code})).collect();
+    let errors: Vec<Value> =
+        sent.failed.iter().map(|(to, code)| json!({"To_Account": to, "ErrorCode": code})).collect();
     Ok(json!({"MsgKey": sent.msg_key, "MsgTime": sent.msg_time, "ErrorList": errors}))
 }
 
@@ -169,7 +168,15 @@ pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> A
     }
     let page = state
         .db(move |c| {
-            messages::roam(c, &req.operator_account, &req.peer_account, req.max_cnt, req.min_time, req.max_time, req.last_msg_key.as_deref())
+            messages::roam(
+                c,
+                &req.operator_account,
+                &req.peer_account,
+                req.max_cnt,
+                req.min_time,
+                req.max_time,
+                req.last_msg_key.as_deref(),
+            )
         })
         .await?;
     let last = page.messages.last();
@@ -271,14 +278,12 @@ pub async fn get_c2c_unread_msg_num(state: AppState, caller: Caller, req: Unread
     let counts = state.db(move |c| c2c::unread_counts(c, &req.to_account, &req.peer_account)).await?;
     let mut out = json!({ "AllC2CUnreadMsgNum": counts.total });
     if !counts.per_peer.is_empty() {
-        out["C2CUnreadMsgNumList"] = counts
-            .per_peer
-            .iter()
-            .map(|(p, n)| json!({"Peer_Account": p, "C2CUnreadMsgNum": n}))
-            .collect();
+        out["C2CUnreadMsgNumList"] =
+            counts.per_peer.iter().map(|(p, n)| json!({"Peer_Account": p, "C2CUnreadMsgNum": n})).collect();
     }
     if !counts.errors.is_empty() {
-        out["ErrorList"] = counts.errors.iter().map(|(p, code)| json!({"Peer_Account": p, "ErrorCode": code})).collect();
+        out["ErrorList"] =
+            counts.errors.iter().map(|(p, code)| json!({"Peer_Account": p, "ErrorCode": code})).collect();
     }
     Ok(out)
 }

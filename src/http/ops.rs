@@ -10,13 +10,12 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ready = state
-        .db(|c| crate::db::migrations_applied(c).map_err(crate::error::ApiError::Internal))
-        .await;
+    let ready = state.db(|c| crate::db::migrations_applied(c).map_err(crate::error::ApiError::Internal)).await;
     match ready {
         Ok(true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Ok(false) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "migrations pending"})),
-        Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable", "error": e.to_string()})),
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "database unreachable", "error": e.to_string()})),
     }
 }
 
@@ -24,14 +23,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let queue = state
         .db(|c| {
             use crate::db::schema::webhook_deliveries::dsl::*;
-            let rows: Vec<(i16, i64)> = webhook_deliveries.group_by(state).select((state, diesel::dsl::count_star())).load(c)?;
+            let rows: Vec<(i16, i64)> =
+                webhook_deliveries.group_by(state).select((state, diesel::dsl::count_star())).load(c)?;
             Ok(rows)
         })
         .await
         .unwrap_or_default();
-    let named: Vec<(String, i64)> = queue
-        .into_iter()
-        .map(|(s, n)| (crate::webhooks::state_name(s).to_string(), n))
-        .collect();
+    let named: Vec<(String, i64)> =
+        queue.into_iter().map(|(s, n)| (crate::webhooks::state_name(s).to_string(), n)).collect();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&named))
 }

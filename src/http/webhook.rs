@@ -118,9 +118,9 @@ pub async fn rotate_secret(state: AppState, _: Caller, req: RotateRequest) -> Ap
 }
 
 fn state_code(name: &str) -> ApiResult<i16> {
-    (0..=4)
-        .find(|s| state_name(*s) == name)
-        .ok_or_else(|| ApiError::invalid(format!("State {name:?} must be pending, in_flight, succeeded, dead or paused")))
+    (0..=4).find(|s| state_name(*s) == name).ok_or_else(|| {
+        ApiError::invalid(format!("State {name:?} must be pending, in_flight, succeeded, dead or paused"))
+    })
 }
 
 fn unix(secs: i64, field: &str) -> ApiResult<DateTime<Utc>> {
@@ -149,7 +149,11 @@ pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequ
     let before_id = if req.cursor.is_empty() {
         None
     } else {
-        Some(req.cursor.parse::<i64>().map_err(|_| ApiError::invalid("Cursor is not a value returned by list_deliveries"))?)
+        Some(
+            req.cursor
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid("Cursor is not a value returned by list_deliveries"))?,
+        )
     };
     let filter = DeliveryFilter {
         endpoint_id: req.endpoint_id,
@@ -204,7 +208,8 @@ pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult
     let n = match (req.delivery_id, req.endpoint_id) {
         (Some(id), None) => state.tx(move |c| endpoints::replay_one(c, id)).await?,
         (None, Some(ep)) => {
-            let since = unix(req.since.ok_or_else(|| ApiError::invalid("Since is required with EndpointId"))?, "Since")?;
+            let since =
+                unix(req.since.ok_or_else(|| ApiError::invalid("Since is required with EndpointId"))?, "Since")?;
             let states = req.states.unwrap_or_else(|| vec!["dead".into(), "failing".into()]);
             for s in &states {
                 if s != "dead" && s != "failing" {

@@ -340,7 +340,15 @@ fn target_url(shared: &Shared, ep: &Endpoint, job: &Job, now: i64) -> Result<url
 async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
     let started = Utc::now();
     let clock = Instant::now();
-    let mut a = Attempt { started, latency: Duration::ZERO, status: None, error: None, response: None, retry_after: None, blocked: false };
+    let mut a = Attempt {
+        started,
+        latency: Duration::ZERO,
+        status: None,
+        error: None,
+        response: None,
+        retry_after: None,
+        blocked: false,
+    };
     let now = started.timestamp();
     let url = match target_url(shared, ep, job, now) {
         Ok(u) => u,

@@ -50,11 +50,15 @@ fn validate(c: &EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<()> {
     }
     if let Some(Some(events)) = &c.events {
         if events.is_empty() {
-            return Err(ApiError::invalid("Events must name at least one callback command, or be [\"*\"] (or omitted) for all"));
+            return Err(ApiError::invalid(
+                "Events must name at least one callback command, or be [\"*\"] (or omitted) for all",
+            ));
         }
         for e in events {
             if !EVENT_TYPES.contains(&e.as_str()) {
-                return Err(ApiError::invalid(format!("Events: {e:?} is not a callback command; use {EVENT_TYPES:?} or [\"*\"]")));
+                return Err(ApiError::invalid(format!(
+                    "Events: {e:?} is not a callback command; use {EVENT_TYPES:?} or [\"*\"]"
+                )));
             }
         }
     }
@@ -323,7 +327,13 @@ pub fn replay_one(conn: &mut PgConnection, id: i64) -> ApiResult<usize> {
 
 /// Queues again every dead (and, with `failing`, every pending-after-failure) delivery of an
 /// endpoint created since `since`; returns how many.
-pub fn replay_since(conn: &mut PgConnection, endpoint_id: i64, since: DateTime<Utc>, dead: bool, failing: bool) -> ApiResult<usize> {
+pub fn replay_since(
+    conn: &mut PgConnection,
+    endpoint_id: i64,
+    since: DateTime<Utc>,
+    dead: bool,
+    failing: bool,
+) -> ApiResult<usize> {
     get(conn, endpoint_id)?;
     Ok(diesel::sql_query(
         "UPDATE webhook_deliveries SET state = 0, next_attempt_at = now(), finished_at = NULL

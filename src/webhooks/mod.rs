@@ -1,9 +1,9 @@
 //! Outgoing webhook delivery: payload signing, target vetting and retry policy.
 
+pub mod outbox;
 pub mod retry;
 pub mod sign;
 pub mod ssrf;
-pub mod outbox;
 
 /// Name of a delivery state code (as stored in `webhook_deliveries.state`).
 pub fn state_name(state: i16) -> &'static str {

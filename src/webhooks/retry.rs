@@ -32,11 +32,7 @@ pub fn next_delay(attempts_made: i32, jitter: f64) -> Option<Duration> {
     }
     let index = usize::try_from(attempts_made - 1).ok()?;
     let secs = *SCHEDULE_SECS.get(index)?;
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
     Duration::try_from_secs_f64(secs as f64 * (1.0 + 0.25 * jitter)).ok()
 }
 
@@ -54,9 +50,7 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
     } else {
         let at = DateTime::parse_from_rfc2822(value).ok()?;
-        (at.with_timezone(&Utc) - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO)
+        (at.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))
 }
@@ -124,12 +118,7 @@ impl Breaker {
 
     /// Returns a closed breaker whose open periods are multiplied by `scale`.
     pub fn with_scale(scale: f64) -> Self {
-        Self {
-            consecutive_failures: 0,
-            open_until: None,
-            cooldown: BREAKER_INITIAL_COOLDOWN,
-            scale: scale.max(0.0),
-        }
+        Self { consecutive_failures: 0, open_until: None, cooldown: BREAKER_INITIAL_COOLDOWN, scale: scale.max(0.0) }
     }
 
     /// Records the result of a delivery attempt that finished at `now`.
@@ -185,10 +174,7 @@ mod tests {
         assert_eq!(next_delay(-3, 0.0), Some(Duration::ZERO));
         for (i, &s) in SCHEDULE_SECS.iter().enumerate() {
             let attempts = i32::try_from(i).unwrap() + 1;
-            assert_eq!(
-                next_delay(attempts, 0.0),
-                Some(Duration::from_secs(s as u64))
-            );
+            assert_eq!(next_delay(attempts, 0.0), Some(Duration::from_secs(s as u64)));
         }
         assert_eq!(next_delay(MAX_ATTEMPTS, 0.0), None);
         assert_eq!(next_delay(MAX_ATTEMPTS + 1, 0.0), None);
@@ -210,16 +196,10 @@ mod tests {
     #[test]
     fn retry_after_delta_seconds() {
         let now = Utc::now();
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("86400", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999", now),
-            Some(MAX_RETRY_AFTER)
-        );
+        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("1.5", now), None);
@@ -229,22 +209,10 @@ mod tests {
     #[test]
     fn retry_after_http_date() {
         let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 0, 0).unwrap();
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::from_secs(28 * 60))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 06:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after("Thu, 22 Oct 2015 07:00:00 GMT", now),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 32 Oct 2015 07:28:00 GMT", now),
-            None
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(28 * 60)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 06:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Thu, 22 Oct 2015 07:00:00 GMT", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Wed, 32 Oct 2015 07:28:00 GMT", now), None);
     }
 
     #[test]

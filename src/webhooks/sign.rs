@@ -52,12 +52,7 @@ fn decode_secret(secret: &str) -> Result<Vec<u8>, SignError> {
     Ok(key)
 }
 
-fn mac_for(
-    secret: &str,
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> Result<HmacSha256, SignError> {
+fn mac_for(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<HmacSha256, SignError> {
     let key = decode_secret(secret)?;
     let mut mac = HmacSha256::new_from_slice(&key).map_err(|_| SignError::BadSecret)?;
     // Fed piecewise so large bodies are not copied just to build the signed content.
@@ -72,15 +67,8 @@ fn mac_for(
 /// Signs `{msg_id}.{timestamp}.{body}` and returns `v1,<base64 HMAC-SHA256>`.
 ///
 /// `secret` may carry the `whsec_` prefix or be bare base64.
-pub fn sign_v1(
-    secret: &str,
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> Result<String, SignError> {
-    let tag = mac_for(secret, msg_id, timestamp, body)?
-        .finalize()
-        .into_bytes();
+pub fn sign_v1(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, SignError> {
+    let tag = mac_for(secret, msg_id, timestamp, body)?.finalize().into_bytes();
     Ok(format!("v1,{}", STANDARD.encode(tag)))
 }
 
@@ -89,19 +77,12 @@ pub fn sign_v1(
 /// Several secrets are signed during key rotation so receivers holding either key accept the
 /// delivery. An empty `secrets` slice is rejected as [`SignError::BadSecret`] because the
 /// resulting header could never verify.
-pub fn signature_header(
-    secrets: &[&str],
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> Result<String, SignError> {
+pub fn signature_header(secrets: &[&str], msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, SignError> {
     if secrets.is_empty() {
         return Err(SignError::BadSecret);
     }
-    let entries = secrets
-        .iter()
-        .map(|secret| sign_v1(secret, msg_id, timestamp, body))
-        .collect::<Result<Vec<_>, _>>()?;
+    let entries =
+        secrets.iter().map(|secret| sign_v1(secret, msg_id, timestamp, body)).collect::<Result<Vec<_>, _>>()?;
     Ok(entries.join(" "))
 }
 
@@ -118,10 +99,7 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), SignError> {
-    let timestamp: i64 = timestamp_header
-        .trim()
-        .parse()
-        .map_err(|_| SignError::BadTimestamp)?;
+    let timestamp: i64 = timestamp_header.trim().parse().map_err(|_| SignError::BadTimestamp)?;
     // Checked before the MAC so stale replays are refused without any crypto work.
     if now.abs_diff(timestamp) > TOLERANCE_SECS {
         return Err(SignError::TimestampOutOfTolerance);
@@ -191,18 +169,12 @@ mod tests {
     #[test]
     fn vector_a_signs_and_verifies() {
         assert_eq!(sign_v1(A_SECRET, A_ID, A_TS, A_BODY).unwrap(), A_SIG);
-        assert_eq!(
-            verify(A_SECRET, A_ID, "1614265330", A_SIG, A_BODY, A_TS),
-            Ok(())
-        );
+        assert_eq!(verify(A_SECRET, A_ID, "1614265330", A_SIG, A_BODY, A_TS), Ok(()));
     }
 
     #[test]
     fn vector_a_negative_fails() {
-        assert_eq!(
-            verify(A_SECRET, A_ID, "1614265330", A_BAD_SIG, A_BODY, A_TS),
-            Err(SignError::NoMatchingSignature)
-        );
+        assert_eq!(verify(A_SECRET, A_ID, "1614265330", A_BAD_SIG, A_BODY, A_TS), Err(SignError::NoMatchingSignature));
     }
 
     #[test]
@@ -216,10 +188,7 @@ mod tests {
         for wrong in B_WRONG {
             assert_eq!(verify_b(wrong, B_TS), Err(SignError::NoMatchingSignature));
         }
-        assert_eq!(
-            verify_b(&B_WRONG.join(" "), B_TS),
-            Err(SignError::NoMatchingSignature)
-        );
+        assert_eq!(verify_b(&B_WRONG.join(" "), B_TS), Err(SignError::NoMatchingSignature));
         let header = format!("{} {} {} {}", B_WRONG[0], B_WRONG[1], B_SIG, B_WRONG[2]);
         assert_eq!(verify_b(&header, B_TS), Ok(()));
         let header = format!("{} {B_SIG}", B_WRONG.join(" "));
@@ -237,14 +206,8 @@ mod tests {
     fn malformed_headers_are_rejected() {
         assert_eq!(verify_b("", B_TS), Err(SignError::BadSignature));
         assert_eq!(verify_b("garbage", B_TS), Err(SignError::BadSignature));
-        assert_eq!(
-            verify_b("v1,!!!", B_TS),
-            Err(SignError::NoMatchingSignature)
-        );
-        assert_eq!(
-            verify(B_SECRET, B_ID, "soon", B_SIG, B_BODY, B_TS),
-            Err(SignError::BadTimestamp)
-        );
+        assert_eq!(verify_b("v1,!!!", B_TS), Err(SignError::NoMatchingSignature));
+        assert_eq!(verify(B_SECRET, B_ID, "soon", B_SIG, B_BODY, B_TS), Err(SignError::BadTimestamp));
     }
 
     #[test]
@@ -252,26 +215,14 @@ mod tests {
         assert_eq!(verify_b(B_SIG, B_TS + 299), Ok(()));
         assert_eq!(verify_b(B_SIG, B_TS - 299), Ok(()));
         assert_eq!(verify_b(B_SIG, B_TS + 300), Ok(()));
-        assert_eq!(
-            verify_b(B_SIG, B_TS + 301),
-            Err(SignError::TimestampOutOfTolerance)
-        );
-        assert_eq!(
-            verify_b(B_SIG, B_TS - 301),
-            Err(SignError::TimestampOutOfTolerance)
-        );
-        assert_eq!(
-            verify_b(B_SIG, i64::MIN),
-            Err(SignError::TimestampOutOfTolerance)
-        );
+        assert_eq!(verify_b(B_SIG, B_TS + 301), Err(SignError::TimestampOutOfTolerance));
+        assert_eq!(verify_b(B_SIG, B_TS - 301), Err(SignError::TimestampOutOfTolerance));
+        assert_eq!(verify_b(B_SIG, i64::MIN), Err(SignError::TimestampOutOfTolerance));
     }
 
     #[test]
     fn tampered_body_or_id_fails() {
-        assert_eq!(
-            verify(B_SECRET, B_ID, "1649367553", B_SIG, b"{}", B_TS),
-            Err(SignError::NoMatchingSignature)
-        );
+        assert_eq!(verify(B_SECRET, B_ID, "1649367553", B_SIG, b"{}", B_TS), Err(SignError::NoMatchingSignature));
         assert_eq!(
             verify(B_SECRET, "msg_other", "1649367553", B_SIG, B_BODY, B_TS),
             Err(SignError::NoMatchingSignature)
@@ -282,26 +233,14 @@ mod tests {
     fn secret_without_prefix_works() {
         let bare = B_SECRET.strip_prefix(SECRET_PREFIX).unwrap();
         assert_eq!(sign_v1(bare, B_ID, B_TS, B_BODY).unwrap(), B_SIG);
-        assert_eq!(
-            verify(bare, B_ID, "1649367553", B_SIG, B_BODY, B_TS),
-            Ok(())
-        );
+        assert_eq!(verify(bare, B_ID, "1649367553", B_SIG, B_BODY, B_TS), Ok(()));
     }
 
     #[test]
     fn bad_secrets_are_rejected() {
-        assert_eq!(
-            sign_v1("whsec_not base64!", B_ID, B_TS, B_BODY),
-            Err(SignError::BadSecret)
-        );
-        assert_eq!(
-            sign_v1("whsec_", B_ID, B_TS, B_BODY),
-            Err(SignError::BadSecret)
-        );
-        assert_eq!(
-            signature_header(&[], B_ID, B_TS, B_BODY),
-            Err(SignError::BadSecret)
-        );
+        assert_eq!(sign_v1("whsec_not base64!", B_ID, B_TS, B_BODY), Err(SignError::BadSecret));
+        assert_eq!(sign_v1("whsec_", B_ID, B_TS, B_BODY), Err(SignError::BadSecret));
+        assert_eq!(signature_header(&[], B_ID, B_TS, B_BODY), Err(SignError::BadSecret));
     }
 
     #[test]
@@ -312,10 +251,7 @@ mod tests {
         assert_eq!(entries[1], B_SIG);
         // Receivers holding either key accept the rotated header.
         assert_eq!(verify_b(&header, B_TS), Ok(()));
-        assert_eq!(
-            verify(A_SECRET, B_ID, "1649367553", &header, B_BODY, B_TS),
-            Ok(())
-        );
+        assert_eq!(verify(A_SECRET, B_ID, "1649367553", &header, B_BODY, B_TS), Ok(()));
     }
 
     #[test]
@@ -325,17 +261,7 @@ mod tests {
         assert_eq!(decode_secret(&secret).unwrap().len(), 32);
         assert_ne!(secret, generate_secret());
         let sig = sign_v1(&secret, "msg_1", 1_700_000_000, b"hello").unwrap();
-        assert_eq!(
-            verify(
-                &secret,
-                "msg_1",
-                "1700000000",
-                &sig,
-                b"hello",
-                1_700_000_000
-            ),
-            Ok(())
-        );
+        assert_eq!(verify(&secret, "msg_1", "1700000000", &sig, b"hello", 1_700_000_000), Ok(()));
     }
 
     #[test]

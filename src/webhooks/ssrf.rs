@@ -46,12 +46,8 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
         ([224, 0, 0, 0], 4),
         ([240, 0, 0, 0], 4),
     ];
-    const PRIVATE: &[([u8; 4], u32)] = &[
-        ([10, 0, 0, 0], 8),
-        ([172, 16, 0, 0], 12),
-        ([192, 168, 0, 0], 16),
-        ([100, 64, 0, 0], 10),
-    ];
+    const PRIVATE: &[([u8; 4], u32)] =
+        &[([10, 0, 0, 0], 8), ([172, 16, 0, 0], 12), ([192, 168, 0, 0], 16), ([100, 64, 0, 0], 10)];
     if in_v4(ip, [127, 0, 0, 0], 8) {
         Class::Loopback
     } else if NEVER.iter().any(|&(net, len)| in_v4(ip, net, len)) {
@@ -149,11 +145,7 @@ fn is_localhost_name(host: &str) -> bool {
 pub fn check_url(url: &Url, policy: &TargetPolicy) -> Result<(), String> {
     match url.scheme() {
         "http" | "https" => {}
-        other => {
-            return Err(format!(
-                "scheme {other:?} is not allowed; use http or https"
-            ))
-        }
+        other => return Err(format!("scheme {other:?} is not allowed; use http or https")),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("URLs with embedded credentials are not allowed".to_owned());
@@ -186,20 +178,13 @@ pub async fn resolve_and_check(url: &Url, policy: &TargetPolicy) -> Result<(), S
         // IP literals were fully checked by check_url.
         return Ok(());
     };
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| "URL has no port".to_owned())?;
-    let addrs = tokio::net::lookup_host((name, port))
-        .await
-        .map_err(|e| format!("cannot resolve {name:?}: {e}"))?;
+    let port = url.port_or_known_default().ok_or_else(|| "URL has no port".to_owned())?;
+    let addrs = tokio::net::lookup_host((name, port)).await.map_err(|e| format!("cannot resolve {name:?}: {e}"))?;
     let mut any = false;
     for addr in addrs {
         any = true;
         if is_forbidden_ip(addr.ip(), policy) {
-            return Err(format!(
-                "host {name:?} resolves to {}, which is not a permitted webhook target",
-                addr.ip()
-            ));
+            return Err(format!("host {name:?} resolves to {}, which is not a permitted webhook target", addr.ip()));
         }
     }
     if !any {
@@ -220,18 +205,9 @@ mod tests {
         Url::parse(s).unwrap()
     }
 
-    const LOOPBACK: TargetPolicy = TargetPolicy {
-        allow_loopback: true,
-        allow_private: false,
-    };
-    const PRIVATE: TargetPolicy = TargetPolicy {
-        allow_loopback: false,
-        allow_private: true,
-    };
-    const ALL: TargetPolicy = TargetPolicy {
-        allow_loopback: true,
-        allow_private: true,
-    };
+    const LOOPBACK: TargetPolicy = TargetPolicy { allow_loopback: true, allow_private: false };
+    const PRIVATE: TargetPolicy = TargetPolicy { allow_loopback: false, allow_private: true };
+    const ALL: TargetPolicy = TargetPolicy { allow_loopback: true, allow_private: true };
 
     #[test]
     fn default_policy_refuses_internal_urls() {
@@ -333,13 +309,7 @@ mod tests {
 
     #[test]
     fn allow_private_unlocks_only_private() {
-        for addr in [
-            "10.0.0.1",
-            "172.20.1.1",
-            "192.168.1.1",
-            "100.64.0.1",
-            "fd12::1",
-        ] {
+        for addr in ["10.0.0.1", "172.20.1.1", "192.168.1.1", "100.64.0.1", "fd12::1"] {
             assert!(!is_forbidden_ip(ip(addr), &PRIVATE), "{addr}");
         }
         assert!(is_forbidden_ip(ip("127.0.0.1"), &PRIVATE));
@@ -381,17 +351,9 @@ mod tests {
     #[tokio::test]
     async fn resolve_and_check_handles_literals_without_dns() {
         let policy = TargetPolicy::default();
-        assert!(resolve_and_check(&url("http://8.8.8.8/"), &policy)
-            .await
-            .is_ok());
-        assert!(resolve_and_check(&url("http://[::1]/"), &policy)
-            .await
-            .is_err());
-        assert!(resolve_and_check(&url("http://localhost/"), &policy)
-            .await
-            .is_err());
-        assert!(resolve_and_check(&url("ftp://8.8.8.8/"), &policy)
-            .await
-            .is_err());
+        assert!(resolve_and_check(&url("http://8.8.8.8/"), &policy).await.is_ok());
+        assert!(resolve_and_check(&url("http://[::1]/"), &policy).await.is_err());
+        assert!(resolve_and_check(&url("http://localhost/"), &policy).await.is_err());
+        assert!(resolve_and_check(&url("ftp://8.8.8.8/"), &policy).await.is_err());
     }
 }

@@ -7,16 +7,9 @@ use crate::helpers::*;
 #[actix_web::test]
 async fn account_import_then_check() {
     let app = spawn_app().await;
-    app.ok(
-        "im_open_login_svc/account_import",
-        json!({"UserID": "alice", "Nick": "A"}),
-    )
-    .await;
+    app.ok("im_open_login_svc/account_import", json!({"UserID": "alice", "Nick": "A"})).await;
     let v = app
-        .ok(
-            "im_open_login_svc/account_check",
-            json!({"CheckItem": [{"UserID": "alice"}, {"UserID": "nobody"}]}),
-        )
+        .ok("im_open_login_svc/account_check", json!({"CheckItem": [{"UserID": "alice"}, {"UserID": "nobody"}]}))
         .await;
     assert_eq!(v["ResultItem"][0]["AccountStatus"], "Imported");
     assert_eq!(v["ResultItem"][1]["AccountStatus"], "NotImported");
@@ -58,12 +51,7 @@ fn admin_query(usersig: &str) -> String {
 /// The `AccountStatus` of each id, in order.
 async fn account_status(app: &TestApp, ids: &[&str]) -> Vec<String> {
     let items: Vec<Value> = ids.iter().map(|id| json!({"UserID": id})).collect();
-    let v = app
-        .ok(
-            "im_open_login_svc/account_check",
-            json!({"CheckItem": items}),
-        )
-        .await;
+    let v = app.ok("im_open_login_svc/account_check", json!({"CheckItem": items})).await;
     let list = v["ResultItem"].as_array().unwrap();
     assert_eq!(list.len(), ids.len(), "{v}");
     list.iter()
@@ -77,33 +65,18 @@ async fn account_status(app: &TestApp, ids: &[&str]) -> Vec<String> {
 
 /// get_group_info for one group: the per-group item.
 async fn group_info(app: &TestApp, gid: &str) -> Value {
-    let v = app
-        .ok(
-            "group_open_http_svc/get_group_info",
-            json!({"GroupIdList": [gid]}),
-        )
-        .await;
+    let v = app.ok("group_open_http_svc/get_group_info", json!({"GroupIdList": [gid]})).await;
     v["GroupInfo"][0].clone()
 }
 
 /// Current members as (account, role), and MemberNum.
 async fn members(app: &TestApp, gid: &str) -> (i64, Vec<(String, String)>) {
-    let v = app
-        .ok(
-            "group_open_http_svc/get_group_member_info",
-            json!({"GroupId": gid}),
-        )
-        .await;
+    let v = app.ok("group_open_http_svc/get_group_member_info", json!({"GroupId": gid})).await;
     let list = v["MemberList"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| {
-            (
-                m["Member_Account"].as_str().unwrap().to_string(),
-                m["Role"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|m| (m["Member_Account"].as_str().unwrap().to_string(), m["Role"].as_str().unwrap().to_string()))
         .collect();
     (v["MemberNum"].as_i64().unwrap(), list)
 }
@@ -113,26 +86,14 @@ fn role_of<'a>(list: &'a [(String, String)], who: &str) -> Option<&'a str> {
 }
 
 /// group_msg_get_simple: (MsgSeq list, IsFinished).
-async fn history(
-    app: &TestApp,
-    gid: &str,
-    number: i64,
-    seq: Option<i64>,
-) -> (Vec<i64>, i64, Value) {
+async fn history(app: &TestApp, gid: &str, number: i64, seq: Option<i64>) -> (Vec<i64>, i64, Value) {
     let mut body = json!({"GroupId": gid, "ReqMsgNumber": number});
     if let Some(s) = seq {
         body["ReqMsgSeq"] = s.into();
     }
-    let v = app
-        .ok("group_open_http_svc/group_msg_get_simple", body)
-        .await;
+    let v = app.ok("group_open_http_svc/group_msg_get_simple", body).await;
     assert_eq!(v["GroupId"], gid);
-    let seqs = v["RspMsgList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["MsgSeq"].as_i64().unwrap())
-        .collect();
+    let seqs = v["RspMsgList"].as_array().unwrap().iter().map(|m| m["MsgSeq"].as_i64().unwrap()).collect();
     (seqs, v["IsFinished"].as_i64().unwrap(), v)
 }
 
@@ -168,19 +129,10 @@ async fn login_service_imports_checks_and_deletes() {
     let app = spawn_app().await;
     // Single import is idempotent.
     for _ in 0..2 {
-        app.ok(
-            IMPORT,
-            json!({"UserID": "alice", "Nick": "A", "FaceUrl": "http://x/a.png"}),
-        )
-        .await;
+        app.ok(IMPORT, json!({"UserID": "alice", "Nick": "A", "FaceUrl": "http://x/a.png"})).await;
     }
     // Legacy `Accounts` form.
-    let v = app
-        .ok(
-            "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": ["bob", "carol"]}),
-        )
-        .await;
+    let v = app.ok("im_open_login_svc/multiaccount_import", json!({"Accounts": ["bob", "carol"]})).await;
     assert_eq!(v["FailAccounts"], json!([]));
     // New `AccountList` form, with one id longer than 32 bytes.
     let long = "x".repeat(33);
@@ -195,39 +147,19 @@ async fn login_service_imports_checks_and_deletes() {
     assert_eq!(v["FailAccounts"], json!([long, "frank"]));
     assert_eq!(
         account_status(&app, &["alice", "bob", "carol", "dave", "erin", &long, "frank"]).await,
-        [
-            "Imported",
-            "Imported",
-            "Imported",
-            "Imported",
-            "Imported",
-            "NotImported",
-            "NotImported"
-        ]
+        ["Imported", "Imported", "Imported", "Imported", "Imported", "NotImported", "NotImported"]
     );
 
     // account_delete: ResultCode 0 for a deleted account, 70107 for an unknown one.
     let v = app
-        .ok(
-            "im_open_login_svc/account_delete",
-            json!({"DeleteItem": [{"UserID": "bob"}, {"UserID": "ghost"}]}),
-        )
+        .ok("im_open_login_svc/account_delete", json!({"DeleteItem": [{"UserID": "bob"}, {"UserID": "ghost"}]}))
         .await;
     let items = v["ResultItem"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{v}");
-    assert_eq!(
-        (items[0]["UserID"].as_str(), items[0]["ResultCode"].as_i64()),
-        (Some("bob"), Some(0))
-    );
-    assert_eq!(
-        (items[1]["UserID"].as_str(), items[1]["ResultCode"].as_i64()),
-        (Some("ghost"), Some(70107))
-    );
+    assert_eq!((items[0]["UserID"].as_str(), items[0]["ResultCode"].as_i64()), (Some("bob"), Some(0)));
+    assert_eq!((items[1]["UserID"].as_str(), items[1]["ResultCode"].as_i64()), (Some("ghost"), Some(70107)));
     assert!(!items[1]["ResultInfo"].as_str().unwrap().is_empty(), "{v}");
-    assert_eq!(
-        account_status(&app, &["bob", "carol"]).await,
-        ["NotImported", "Imported"]
-    );
+    assert_eq!(account_status(&app, &["bob", "carol"]).await, ["NotImported", "Imported"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,10 +181,7 @@ async fn sendmsg_and_batchsendmsg() {
         )
         .await;
     let t = v["MsgTime"].as_i64().expect("MsgTime");
-    assert!(
-        (before - 1..=now() + 1).contains(&t),
-        "MsgTime {t} not now: {v}"
-    );
+    assert!((before - 1..=now() + 1).contains(&t), "MsgTime {t} not now: {v}");
     let key = v["MsgKey"].as_str().expect("MsgKey").to_string();
     assert!(!key.is_empty());
     let plain = app.c2c_msg("bob", "alice", false).await;
@@ -262,17 +191,10 @@ async fn sendmsg_and_batchsendmsg() {
     let page = roam_page(&app, 10, None).await;
     let list = page["MsgList"].as_array().unwrap();
     assert_eq!(list.len(), 2, "{page}");
-    let find = |k: &str| {
-        list.iter()
-            .find(|m| m["MsgKey"] == k)
-            .unwrap_or_else(|| panic!("{k} missing: {page}"))
-            .clone()
-    };
+    let find =
+        |k: &str| list.iter().find(|m| m["MsgKey"] == k).unwrap_or_else(|| panic!("{k} missing: {page}")).clone();
     let m = find(&key);
-    assert_eq!(
-        (m["From_Account"].as_str(), m["To_Account"].as_str()),
-        (Some("alice"), Some("bob"))
-    );
+    assert_eq!((m["From_Account"].as_str(), m["To_Account"].as_str()), (Some("alice"), Some("bob")));
     assert_eq!(m["MsgRandom"], 12345);
     assert_eq!(m["NeedReadReceipt"], 1);
     assert_eq!(m["MsgBody"], text_body());
@@ -287,15 +209,9 @@ async fn sendmsg_and_batchsendmsg() {
         .await;
     let batch_key = v["MsgKey"].as_str().expect("MsgKey");
     assert!(!batch_key.is_empty());
-    assert_eq!(
-        v["ErrorList"],
-        json!([{"To_Account": "ghost", "ErrorCode": 90003}])
-    );
+    assert_eq!(v["ErrorList"], json!([{"To_Account": "ghost", "ErrorCode": 90003}]));
     let page = roam_page(&app, 10, None).await;
-    assert_eq!(
-        page["MsgList"][0]["MsgKey"], batch_key,
-        "newest first: {page}"
-    );
+    assert_eq!(page["MsgList"][0]["MsgKey"], batch_key, "newest first: {page}");
     assert_eq!(page["MsgCnt"], 3);
     let v = app
         .ok(
@@ -313,11 +229,7 @@ async fn admin_getroammsg_pages_newest_first() {
     app.import(&["alice", "bob", "carol"]).await;
     let mut sent = Vec::new();
     for i in 0..5 {
-        let (from, to) = if i % 2 == 0 {
-            ("alice", "bob")
-        } else {
-            ("bob", "alice")
-        };
+        let (from, to) = if i % 2 == 0 { ("alice", "bob") } else { ("bob", "alice") };
         sent.push(app.c2c_msg(from, to, true).await);
     }
     // A message with someone else never shows up.
@@ -335,11 +247,7 @@ async fn admin_getroammsg_pages_newest_first() {
             got.push(m["MsgKey"].as_str().unwrap().to_string());
         }
         assert_eq!(v["LastMsgKey"], list.last().unwrap()["MsgKey"], "{v}");
-        assert_eq!(
-            v["LastMsgTime"],
-            list.last().unwrap()["MsgTimeStamp"],
-            "{v}"
-        );
+        assert_eq!(v["LastMsgTime"], list.last().unwrap()["MsgTimeStamp"], "{v}");
         completes.push(v["Complete"].as_i64().unwrap());
         if v["Complete"] == 1 {
             break;
@@ -371,27 +279,14 @@ async fn create_group_types_ids_and_members() {
     ];
     let mut ids: Vec<(String, &str, &str)> = Vec::new();
     for (requested, canonical) in types {
-        let v = app
-            .ok(
-                CREATE_GROUP,
-                json!({"Type": requested, "Name": requested, "Owner_Account": "alice"}),
-            )
-            .await;
+        let v = app.ok(CREATE_GROUP, json!({"Type": requested, "Name": requested, "Owner_Account": "alice"})).await;
         let gid = v["GroupId"].as_str().unwrap().to_string();
         assert!(gid.starts_with("@TGS#"), "generated id {gid}");
-        assert!(
-            !ids.iter().any(|(g, _, _)| g == &gid),
-            "generated ids must be unique"
-        );
+        assert!(!ids.iter().any(|(g, _, _)| g == &gid), "generated ids must be unique");
         ids.push((gid, canonical, requested));
     }
     let list: Vec<&str> = ids.iter().map(|(g, _, _)| g.as_str()).collect();
-    let v = app
-        .ok(
-            "group_open_http_svc/get_group_info",
-            json!({"GroupIdList": list}),
-        )
-        .await;
+    let v = app.ok("group_open_http_svc/get_group_info", json!({"GroupIdList": list})).await;
     for (info, (gid, canonical, name)) in v["GroupInfo"].as_array().unwrap().iter().zip(&ids) {
         assert_eq!(info["GroupId"], gid.as_str());
         assert_eq!(info["ErrorCode"], 0);
@@ -410,18 +305,9 @@ async fn create_group_types_ids_and_members() {
         )
         .await;
     assert_eq!(v["GroupId"], "team-1");
-    let dup = app
-        .call(
-            CREATE_GROUP,
-            json!({"Type": "Private", "Name": "again", "GroupId": "team-1"}),
-        )
-        .await;
+    let dup = app.call(CREATE_GROUP, json!({"Type": "Private", "Name": "again", "GroupId": "team-1"})).await;
     assert_fail(&dup, 10021);
-    assert_eq!(
-        group_info(&app, "team-1").await["Type"],
-        "Public",
-        "the first group is untouched"
-    );
+    assert_eq!(group_info(&app, "team-1").await["Type"], "Public", "the first group is untouched");
 
     let (num, list) = members(&app, "team-1").await;
     assert_eq!(num, 3);
@@ -430,14 +316,9 @@ async fn create_group_types_ids_and_members() {
     assert_eq!(role_of(&list, "carol"), Some("Member"));
 
     // A group without an owner.
-    let v = app
-        .ok(CREATE_GROUP, json!({"Type": "Public", "Name": "ownerless"}))
-        .await;
+    let v = app.ok(CREATE_GROUP, json!({"Type": "Public", "Name": "ownerless"})).await;
     let info = group_info(&app, v["GroupId"].as_str().unwrap()).await;
-    assert_eq!(
-        (info["Owner_Account"].as_str(), info["MemberNum"].as_i64()),
-        (Some(""), Some(0))
-    );
+    assert_eq!((info["Owner_Account"].as_str(), info["MemberNum"].as_i64()), (Some(""), Some(0)));
 
     // An AVChatRoom cannot be created with a MemberList.
     let v = app
@@ -447,11 +328,7 @@ async fn create_group_types_ids_and_members() {
         )
         .await;
     assert_fail(&v, 10007);
-    assert_eq!(
-        group_info(&app, "live-1").await["ErrorCode"],
-        10010,
-        "nothing was created"
-    );
+    assert_eq!(group_info(&app, "live-1").await["ErrorCode"], 10010, "nothing was created");
 }
 
 #[actix_web::test]
@@ -460,25 +337,16 @@ async fn get_group_info_and_destroy_group() {
     app.import(&["alice", "bob", "carol"]).await;
     let gid = app.group("Private", "alice", &["bob", "carol"]).await;
 
-    let v = app
-        .ok(
-            "group_open_http_svc/get_group_info",
-            json!({"GroupIdList": [gid, "nosuch"]}),
-        )
-        .await;
+    let v = app.ok("group_open_http_svc/get_group_info", json!({"GroupIdList": [gid, "nosuch"]})).await;
     let infos = v["GroupInfo"].as_array().unwrap();
     assert_eq!(infos.len(), 2);
     assert_eq!(infos[0]["MemberNum"], 3);
     assert_eq!(infos[0]["ErrorCode"], 0);
-    assert_eq!(
-        (infos[1]["GroupId"].as_str(), infos[1]["ErrorCode"].as_i64()),
-        (Some("nosuch"), Some(10010))
-    );
+    assert_eq!((infos[1]["GroupId"].as_str(), infos[1]["ErrorCode"].as_i64()), (Some("nosuch"), Some(10010)));
     assert!(!infos[1]["ErrorInfo"].as_str().unwrap().is_empty());
 
     app.group_msg(&gid, "bob", true).await;
-    app.ok("group_open_http_svc/destroy_group", json!({"GroupId": gid}))
-        .await;
+    app.ok("group_open_http_svc/destroy_group", json!({"GroupId": gid})).await;
     assert_eq!(group_info(&app, &gid).await["ErrorCode"], 10010);
     let v = app
         .call(
@@ -487,41 +355,13 @@ async fn get_group_info_and_destroy_group() {
         )
         .await;
     assert_fail(&v, 10010);
-    assert_fail(
-        &app.call("group_open_http_svc/destroy_group", json!({"GroupId": gid}))
-            .await,
-        10010,
-    );
-    assert_fail(
-        &app.call(
-            "group_open_http_svc/get_group_member_info",
-            json!({"GroupId": gid}),
-        )
-        .await,
-        10010,
-    );
+    assert_fail(&app.call("group_open_http_svc/destroy_group", json!({"GroupId": gid})).await, 10010);
+    assert_fail(&app.call("group_open_http_svc/get_group_member_info", json!({"GroupId": gid})).await, 10010);
     // The id can be reused after destruction.
-    let v = app
-        .ok(
-            CREATE_GROUP,
-            json!({"Type": "Public", "Name": "again", "GroupId": "g-reuse"}),
-        )
-        .await;
-    app.ok(
-        "group_open_http_svc/destroy_group",
-        json!({"GroupId": v["GroupId"]}),
-    )
-    .await;
-    app.ok(
-        CREATE_GROUP,
-        json!({"Type": "Public", "Name": "again", "GroupId": "g-reuse"}),
-    )
-    .await;
-    assert_eq!(
-        group_info(&app, "g-reuse").await["MemberNum"],
-        0,
-        "a reused id starts empty"
-    );
+    let v = app.ok(CREATE_GROUP, json!({"Type": "Public", "Name": "again", "GroupId": "g-reuse"})).await;
+    app.ok("group_open_http_svc/destroy_group", json!({"GroupId": v["GroupId"]})).await;
+    app.ok(CREATE_GROUP, json!({"Type": "Public", "Name": "again", "GroupId": "g-reuse"})).await;
+    assert_eq!(group_info(&app, "g-reuse").await["MemberNum"], 0, "a reused id starts empty");
 }
 
 #[actix_web::test]
@@ -542,28 +382,18 @@ async fn group_members_add_delete_and_roles() {
     );
     let (num, list) = members(&app, &gid).await;
     assert_eq!(num, 3);
-    assert_eq!(
-        list.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
-        ["alice", "bob", "carol"]
-    );
+    assert_eq!(list.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), ["alice", "bob", "carol"]);
     assert_eq!(group_info(&app, &gid).await["MemberNum"], 3);
 
     // delete_group_member removes; the owner cannot be removed.
-    app.ok(
-        "group_open_http_svc/delete_group_member",
-        json!({"GroupId": gid, "MemberToDel_Account": ["carol"]}),
-    )
-    .await;
+    app.ok("group_open_http_svc/delete_group_member", json!({"GroupId": gid, "MemberToDel_Account": ["carol"]})).await;
     let (num, list) = members(&app, &gid).await;
     assert_eq!(num, 2);
     assert_eq!(role_of(&list, "carol"), None);
     assert_eq!(group_info(&app, &gid).await["MemberNum"], 2);
     assert_fail(
-        &app.call(
-            "group_open_http_svc/delete_group_member",
-            json!({"GroupId": gid, "MemberToDel_Account": ["alice"]}),
-        )
-        .await,
+        &app.call("group_open_http_svc/delete_group_member", json!({"GroupId": gid, "MemberToDel_Account": ["alice"]}))
+            .await,
         10007,
     );
     // A removed member cannot send.
@@ -589,10 +419,7 @@ async fn group_members_add_delete_and_roles() {
         )
         .await;
     assert_fail(&v, 10007);
-    assert_eq!(
-        role_of(&members(&app, &gid).await.1, "alice"),
-        Some("Owner")
-    );
+    assert_eq!(role_of(&members(&app, &gid).await.1, "alice"), Some("Owner"));
     let v = app
         .call(
             "group_open_http_svc/modify_group_member_info",
@@ -639,10 +466,7 @@ async fn send_group_msg_and_history() {
         )
         .await;
     assert_eq!(v["MsgSeq"], 3);
-    assert!(
-        (now() - 5..=now() + 1).contains(&v["MsgTime"].as_i64().unwrap()),
-        "{v}"
-    );
+    assert!((now() - 5..=now() + 1).contains(&v["MsgTime"].as_i64().unwrap()), "{v}");
     assert_eq!(app.group_msg(&gid, "carol", false).await, 4);
     assert_eq!(app.group_msg(&gid, "alice", false).await, 5);
 
@@ -666,11 +490,7 @@ async fn send_group_msg_and_history() {
     assert_eq!((seqs, finished), (vec![5, 4, 3, 2, 1], 1));
     assert_eq!(group_info(&app, &gid).await["NextMsgSeq"], 6);
     assert_fail(
-        &app.call(
-            "group_open_http_svc/group_msg_get_simple",
-            json!({"GroupId": gid, "ReqMsgNumber": 21}),
-        )
-        .await,
+        &app.call("group_open_http_svc/group_msg_get_simple", json!({"GroupId": gid, "ReqMsgNumber": 21})).await,
         10004,
     );
 }
@@ -693,11 +513,7 @@ async fn concurrent_group_sends_get_gap_free_seqs() {
             seqs
         }
     });
-    let mut all: Vec<i64> = futures_util::future::join_all(tasks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut all: Vec<i64> = futures_util::future::join_all(tasks).await.into_iter().flatten().collect();
     all.sort_unstable();
     assert_eq!(all, (1..=200).collect::<Vec<i64>>());
     let (seqs, finished, _) = history(&app, &gid, 1, None).await;
@@ -733,85 +549,23 @@ async fn auth_and_query_errors() {
     app.import(&["alice", "bob"]).await;
     let appid = SDKAPPID.to_string();
     let signed = |key: &str, appid: u64, time: i64, expire: i64| {
-        admin_query(&imreceipts::usersig::generate(
-            key, appid, ADMIN, time, expire,
-        ))
+        admin_query(&imreceipts::usersig::generate(key, appid, ADMIN, time, expire))
     };
     let admin_sig = sig(ADMIN);
     // (name, query, code, hint); each would import "zed" if it were accepted.
     let cases: Vec<(&str, String, i64, &str)> = vec![
-        (
-            "garbage usersig",
-            admin_query("not-a-usersig"),
-            70003,
-            "usersig",
-        ),
-        (
-            "sig of another key",
-            signed("another-key", SDKAPPID, now(), 86400),
-            70009,
-            "key",
-        ),
-        (
-            "expired sig",
-            signed(KEY, SDKAPPID, now() - 1000, 10),
-            70001,
-            "expired",
-        ),
-        (
-            "sig of another identifier",
-            admin_query(&sig("bob")),
-            70013,
-            "identifier",
-        ),
-        (
-            "sig of another sdkappid",
-            signed(KEY, SDKAPPID + 1, now(), 86400),
-            70014,
-            "sdkappid",
-        ),
-        (
-            "wrong sdkappid",
-            query(Some("1400000001"), Some(ADMIN), Some(&admin_sig)),
-            60006,
-            "sdkappid",
-        ),
-        (
-            "missing sdkappid",
-            query(None, Some(ADMIN), Some(&admin_sig)),
-            60012,
-            "sdkappid",
-        ),
-        (
-            "non-numeric sdkappid",
-            query(Some("abc"), Some(ADMIN), Some(&admin_sig)),
-            60002,
-            "sdkappid",
-        ),
-        (
-            "missing usersig",
-            query(Some(&appid), Some(ADMIN), None),
-            60002,
-            "usersig",
-        ),
-        (
-            "missing identifier",
-            query(Some(&appid), None, Some(&admin_sig)),
-            60002,
-            "identifier",
-        ),
-        (
-            "non-numeric random",
-            app.query(ADMIN).replace("random=7", "random=abc"),
-            60002,
-            "random",
-        ),
-        (
-            "user calls admin command",
-            app.query("alice"),
-            60010,
-            "admin",
-        ),
+        ("garbage usersig", admin_query("not-a-usersig"), 70003, "usersig"),
+        ("sig of another key", signed("another-key", SDKAPPID, now(), 86400), 70009, "key"),
+        ("expired sig", signed(KEY, SDKAPPID, now() - 1000, 10), 70001, "expired"),
+        ("sig of another identifier", admin_query(&sig("bob")), 70013, "identifier"),
+        ("sig of another sdkappid", signed(KEY, SDKAPPID + 1, now(), 86400), 70014, "sdkappid"),
+        ("wrong sdkappid", query(Some("1400000001"), Some(ADMIN), Some(&admin_sig)), 60006, "sdkappid"),
+        ("missing sdkappid", query(None, Some(ADMIN), Some(&admin_sig)), 60012, "sdkappid"),
+        ("non-numeric sdkappid", query(Some("abc"), Some(ADMIN), Some(&admin_sig)), 60002, "sdkappid"),
+        ("missing usersig", query(Some(&appid), Some(ADMIN), None), 60002, "usersig"),
+        ("missing identifier", query(Some(&appid), None, Some(&admin_sig)), 60002, "identifier"),
+        ("non-numeric random", app.query(ADMIN).replace("random=7", "random=abc"), 60002, "random"),
+        ("user calls admin command", app.query("alice"), 60010, "admin"),
     ];
     let cases = cases
         .into_iter()
@@ -833,14 +587,7 @@ async fn auth_and_query_errors() {
                 60010,
                 "admin",
             ),
-            (
-                "user not imported",
-                unread,
-                app.query("stranger"),
-                j(json!({"To_Account": "stranger"})),
-                70107,
-                "import",
-            ),
+            ("user not imported", unread, app.query("stranger"), j(json!({"To_Account": "stranger"})), 70107, "import"),
         ],
     )
     .await;
@@ -859,44 +606,14 @@ async fn body_and_field_errors() {
     let group_send = json!({"GroupId": "nosuch", "Random": 1, "MsgBody": text_body()});
     // (name, path, body, code, hint)
     let cases: Vec<(&str, &str, Vec<u8>, i64, &str)> = vec![
-        (
-            "malformed JSON",
-            IMPORT,
-            br#"{"UserID": "#.to_vec(),
-            60003,
-            "JSON",
-        ),
+        ("malformed JSON", IMPORT, br#"{"UserID": "#.to_vec(), 60003, "JSON"),
         ("empty body", IMPORT, vec![], 60003, "empty"),
         ("JSON array body", IMPORT, b"[]".to_vec(), 60003, "object"),
         ("oversize body", IMPORT, oversize_import(), 60003, "1 MiB"),
-        (
-            "login: missing UserID",
-            IMPORT,
-            b"{}".to_vec(),
-            70402,
-            "UserID",
-        ),
-        (
-            "login: UserID too long",
-            IMPORT,
-            j(json!({"UserID": "x".repeat(33)})),
-            70402,
-            "UserID",
-        ),
-        (
-            "group: missing Type",
-            CREATE_GROUP,
-            j(json!({"Name": "x"})),
-            10004,
-            "Type",
-        ),
-        (
-            "group: unknown Type",
-            CREATE_GROUP,
-            j(json!({"Type": "Secret", "Name": "x"})),
-            10004,
-            "Type",
-        ),
+        ("login: missing UserID", IMPORT, b"{}".to_vec(), 70402, "UserID"),
+        ("login: UserID too long", IMPORT, j(json!({"UserID": "x".repeat(33)})), 70402, "UserID"),
+        ("group: missing Type", CREATE_GROUP, j(json!({"Name": "x"})), 10004, "Type"),
+        ("group: unknown Type", CREATE_GROUP, j(json!({"Type": "Secret", "Name": "x"})), 10004, "Type"),
         (
             "openim: missing MsgRandom",
             SENDMSG,
@@ -911,27 +628,9 @@ async fn body_and_field_errors() {
             90001,
             "MsgBody",
         ),
-        (
-            "openim: unknown From_Account",
-            SENDMSG,
-            send("ghost", "bob"),
-            90008,
-            "From_Account",
-        ),
-        (
-            "openim: unknown To_Account",
-            SENDMSG,
-            send("alice", "ghost"),
-            90003,
-            "To_Account",
-        ),
-        (
-            "openim: unknown LastMsgKey",
-            "openim/admin_getroammsg",
-            j(roam),
-            90054,
-            "LastMsgKey",
-        ),
+        ("openim: unknown From_Account", SENDMSG, send("ghost", "bob"), 90008, "From_Account"),
+        ("openim: unknown To_Account", SENDMSG, send("alice", "ghost"), 90003, "To_Account"),
+        ("openim: unknown LastMsgKey", "openim/admin_getroammsg", j(roam), 90054, "LastMsgKey"),
         (
             "group: unknown group",
             "group_open_http_svc/get_group_member_info",
@@ -939,33 +638,13 @@ async fn body_and_field_errors() {
             10010,
             "nosuch",
         ),
-        (
-            "group: send to unknown group",
-            "group_open_http_svc/send_group_msg",
-            j(group_send),
-            10010,
-            "nosuch",
-        ),
-        (
-            "unknown command",
-            "im_open_login_svc/no_such_command",
-            b"{}".to_vec(),
-            60009,
-            "no_such_command",
-        ),
-        (
-            "unknown service",
-            "no_such_svc/account_import",
-            b"{}".to_vec(),
-            60009,
-            "no_such_svc",
-        ),
+        ("group: send to unknown group", "group_open_http_svc/send_group_msg", j(group_send), 10010, "nosuch"),
+        ("unknown command", "im_open_login_svc/no_such_command", b"{}".to_vec(), 60009, "no_such_command"),
+        ("unknown service", "no_such_svc/account_import", b"{}".to_vec(), 60009, "no_such_svc"),
     ];
     let good = app.query(ADMIN);
-    let cases = cases
-        .into_iter()
-        .map(|(n, path, body, code, hint)| (n, path, good.clone(), body, code, hint))
-        .collect();
+    let cases =
+        cases.into_iter().map(|(n, path, body, code, hint)| (n, path, good.clone(), body, code, hint)).collect();
     expect_failures(&app, cases).await;
     // Nothing was stored by the refused calls.
     assert_eq!(account_status(&app, &["zed"]).await, ["NotImported"]);
@@ -986,10 +665,7 @@ async fn oversize_chunked_body_is_refused_without_reading_it() {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     // Valid JSON of 1 MiB + 64 KiB in chunks of 64 KiB; the server may stop reading at any point.
-    let body = format!(
-        r#"{{"UserID":"big","Pad":"{}"}}"#,
-        "a".repeat(1024 * 1024 + 0x10000)
-    );
+    let body = format!(r#"{{"UserID":"big","Pad":"{}"}}"#, "a".repeat(1024 * 1024 + 0x10000));
     for chunk in body.as_bytes().chunks(0x10000) {
         let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
         if stream.write_all(&framed).await.is_err() {
@@ -998,11 +674,7 @@ async fn oversize_chunked_body_is_refused_without_reading_it() {
     }
     let _ = stream.write_all(b"0\r\n\r\n").await;
     let mut resp = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut resp),
-    )
-    .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut resp)).await;
     let text = String::from_utf8_lossy(&resp);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let body = &text[text.find('{').expect("JSON body")..=text.rfind('}').unwrap()];
@@ -1015,32 +687,16 @@ async fn oversize_chunked_body_is_refused_without_reading_it() {
 async fn body_is_json_whatever_the_content_type() {
     let app = spawn_app().await;
     // No Content-Type at all.
-    let (status, v) = app
-        .raw(
-            IMPORT,
-            &app.query(ADMIN),
-            r#"{"UserID":"nohdr"}"#.to_string(),
-        )
-        .await;
-    assert_eq!(
-        (status, v["ActionStatus"].as_str(), v["ErrorCode"].as_i64()),
-        (200, Some("OK"), Some(0)),
-        "{v}"
-    );
+    let (status, v) = app.raw(IMPORT, &app.query(ADMIN), r#"{"UserID":"nohdr"}"#.to_string()).await;
+    assert_eq!((status, v["ActionStatus"].as_str(), v["ErrorCode"].as_i64()), (200, Some("OK"), Some(0)), "{v}");
     assert_eq!(v["ErrorInfo"], "");
     // text/plain, application/json and a form type.
-    for (ctype, user) in [
-        ("text/plain", "plain"),
-        ("application/json", "json"),
-        ("application/x-www-form-urlencoded", "form"),
-    ] {
+    for (ctype, user) in
+        [("text/plain", "plain"), ("application/json", "json"), ("application/x-www-form-urlencoded", "form")]
+    {
         let resp = app
             .client
-            .post(format!(
-                "{}/v4/im_open_login_svc/account_import?{}",
-                app.base,
-                app.query(ADMIN)
-            ))
+            .post(format!("{}/v4/im_open_login_svc/account_import?{}", app.base, app.query(ADMIN)))
             .header("content-type", ctype)
             .body(json!({"UserID": user}).to_string())
             .send()
@@ -1050,10 +706,7 @@ async fn body_is_json_whatever_the_content_type() {
         let v: Value = resp.json().await.unwrap();
         assert_eq!(v["ErrorCode"], 0, "{ctype}: {v}");
     }
-    assert_eq!(
-        account_status(&app, &["nohdr", "plain", "json", "form"]).await,
-        ["Imported"; 4]
-    );
+    assert_eq!(account_status(&app, &["nohdr", "plain", "json", "form"]).await, ["Imported"; 4]);
 }
 
 #[actix_web::test]
@@ -1064,34 +717,16 @@ async fn user_sig_acts_only_as_its_user() {
     app.c2c_msg("bob", "alice", true).await;
 
     let v = app
-        .call_as(
-            "alice",
-            "openim/get_c2c_unread_msg_num",
-            json!({"To_Account": "alice", "Peer_Account": ["bob"]}),
-        )
+        .call_as("alice", "openim/get_c2c_unread_msg_num", json!({"To_Account": "alice", "Peer_Account": ["bob"]}))
         .await;
     assert_eq!(v["ErrorCode"], 0, "{v}");
     assert_eq!(v["AllC2CUnreadMsgNum"], 2);
-    assert_eq!(
-        v["C2CUnreadMsgNumList"],
-        json!([{"Peer_Account": "bob", "C2CUnreadMsgNum": 2}])
-    );
+    assert_eq!(v["C2CUnreadMsgNumList"], json!([{"Peer_Account": "bob", "C2CUnreadMsgNum": 2}]));
 
-    let v = app
-        .call_as(
-            "alice",
-            "openim/get_c2c_unread_msg_num",
-            json!({"To_Account": "bob"}),
-        )
-        .await;
+    let v = app.call_as("alice", "openim/get_c2c_unread_msg_num", json!({"To_Account": "bob"})).await;
     assert_fail(&v, 60010);
     // The admin may ask for anyone.
-    let v = app
-        .ok(
-            "openim/get_c2c_unread_msg_num",
-            json!({"To_Account": "bob"}),
-        )
-        .await;
+    let v = app.ok("openim/get_c2c_unread_msg_num", json!({"To_Account": "bob"})).await;
     assert_eq!(v["AllC2CUnreadMsgNum"], 0);
 }
 
@@ -1106,23 +741,14 @@ async fn cli_prints_a_verifiable_usersig() {
             .env_remove("IMRECEIPTS_SECRET_KEY")
             .env_remove("IMRECEIPTS_ADMINS");
         if with_key {
-            cmd.env("IMRECEIPTS_SDKAPPID", SDKAPPID.to_string())
-                .env("IMRECEIPTS_SECRET_KEY", KEY);
+            cmd.env("IMRECEIPTS_SDKAPPID", SDKAPPID.to_string()).env("IMRECEIPTS_SECRET_KEY", KEY);
         }
         async move {
             let out = cmd.output().await.expect("run the imreceipts binary");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let stdout = String::from_utf8(out.stdout).unwrap();
             let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-            assert_eq!(
-                lines.len(),
-                1,
-                "stdout must be just the UserSig: {stdout:?}"
-            );
+            assert_eq!(lines.len(), 1, "stdout must be just the UserSig: {stdout:?}");
             lines[0].trim().to_string()
         }
     };
@@ -1133,16 +759,11 @@ async fn cli_prints_a_verifiable_usersig() {
 
     // Without configuration the identity is generated once, persisted, and reused.
     let first = run(false).await;
-    let stored: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("app.json")).unwrap()).unwrap();
-    let (appid, key) = (
-        stored["sdkappid"].as_u64().unwrap(),
-        stored["secret_key"].as_str().unwrap(),
-    );
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("app.json")).unwrap()).unwrap();
+    let (appid, key) = (stored["sdkappid"].as_u64().unwrap(), stored["secret_key"].as_str().unwrap());
     let second = run(false).await;
     for s in [&first, &second] {
-        imreceipts::usersig::verify(key, appid, "bob", s, now())
-            .expect("verifies with the persisted identity");
+        imreceipts::usersig::verify(key, appid, "bob", s, now()).expect("verifies with the persisted identity");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

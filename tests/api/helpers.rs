@@ -69,7 +69,9 @@ pub fn fresh_database() -> (String, String) {
     {
         let _guard = c.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = PgConnection::establish(&c.pg.url("postgres")).expect("connect");
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", template())).execute(&mut conn).expect("create db");
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", template()))
+            .execute(&mut conn)
+            .expect("create db");
     }
     (c.pg.url(&name), name)
 }
@@ -85,7 +87,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Best effort: the next run drops leftovers anyway.
         if let Ok(mut conn) = PgConnection::establish(&cluster().pg.url("postgres")) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&mut conn);
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&mut conn);
         }
     }
 }
@@ -139,13 +142,8 @@ impl TestApp {
 
     /// POSTs raw bytes with a raw query string; returns (HTTP status, parsed JSON body).
     pub async fn raw(&self, path: &str, query: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(format!("{}/v4/{path}?{query}", self.base))
-            .body(body)
-            .send()
-            .await
-            .expect("request");
+        let resp =
+            self.client.post(format!("{}/v4/{path}?{query}", self.base)).body(body).send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })))
@@ -182,7 +180,10 @@ impl TestApp {
     pub async fn group(&self, gtype: &str, owner: &str, members: &[&str]) -> String {
         let first: Vec<Value> = members.iter().take(100).map(|m| json!({"Member_Account": m})).collect();
         let v = self
-            .ok("group_open_http_svc/create_group", json!({"Type": gtype, "Name": "test", "Owner_Account": owner, "MemberList": first}))
+            .ok(
+                "group_open_http_svc/create_group",
+                json!({"Type": gtype, "Name": "test", "Owner_Account": owner, "MemberList": first}),
+            )
             .await;
         let gid = v["GroupId"].as_str().unwrap().to_string();
         for chunk in members.iter().skip(100).collect::<Vec<_>>().chunks(300) {
@@ -218,7 +219,9 @@ impl TestApp {
 
     /// Counts of (group, seq) as (ReadNum, UnreadNum, DeliveredNum, Code).
     pub async fn counts(&self, gid: &str, seq: i64) -> (i64, i64, i64, i64) {
-        let v = self.ok("group_open_http_svc/get_group_msg_receipt", json!({"GroupId": gid, "MsgSeqList": [{"MsgSeq": seq}]})).await;
+        let v = self
+            .ok("group_open_http_svc/get_group_msg_receipt", json!({"GroupId": gid, "MsgSeqList": [{"MsgSeq": seq}]}))
+            .await;
         let item = &v["GroupMsgReceiptList"][0];
         (
             item["ReadNum"].as_i64().unwrap(),

@@ -5,7 +5,7 @@ mod receiver;
 
 mod foundation;
 mod openapi;
+mod processes;
 mod receipts;
 mod receipts_scale;
 mod webhooks;
-mod processes;

@@ -45,10 +45,7 @@ fn openapi_document_matches_the_router() {
     let version = doc.get("openapi").and_then(Value::as_str).unwrap_or_default();
     assert!(version.starts_with("3.1."), "openapi must be 3.1.x, got {version:?}");
 
-    let paths = doc
-        .get("paths")
-        .and_then(Value::as_mapping)
-        .expect("the document has a `paths` mapping");
+    let paths = doc.get("paths").and_then(Value::as_mapping).expect("the document has a `paths` mapping");
 
     let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
     let mut incomplete: Vec<String> = Vec::new();
@@ -106,7 +103,9 @@ fn openapi_references_resolve_and_operation_ids_are_unique() {
                 for (key, value) in map {
                     match (key.as_str(), value.as_str()) {
                         (Some("$ref"), Some(r)) if resolve(&doc, r).is_none() => broken.push(r.to_string()),
-                        (Some("operationId"), Some(id)) if !ids.insert(id.to_string()) => duplicate_ids.push(id.to_string()),
+                        (Some("operationId"), Some(id)) if !ids.insert(id.to_string()) => {
+                            duplicate_ids.push(id.to_string())
+                        }
                         _ => {}
                     }
                     stack.push(value);

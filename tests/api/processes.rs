@@ -88,7 +88,13 @@ async fn setup(client: &reqwest::Client, base: &str, rx: &Receiver, n: usize) ->
     for chunk in all.chunks(100) {
         must(client, base, "im_open_login_svc/multiaccount_import", json!({ "Accounts": chunk })).await;
     }
-    let v = must(client, base, "group_open_http_svc/create_group", json!({"Type": "Private", "Name": "crash", "Owner_Account": "owner"})).await;
+    let v = must(
+        client,
+        base,
+        "group_open_http_svc/create_group",
+        json!({"Type": "Private", "Name": "crash", "Owner_Account": "owner"}),
+    )
+    .await;
     let gid = v["GroupId"].as_str().unwrap().to_string();
     for chunk in readers.chunks(300) {
         let list: Vec<Value> = chunk.iter().map(|m| json!({"Member_Account": m})).collect();
@@ -97,7 +103,8 @@ async fn setup(client: &reqwest::Client, base: &str, rx: &Receiver, n: usize) ->
     let body = json!({"GroupId": gid, "From_Account": "owner", "Random": 1, "NeedReadReceipt": 1,
                       "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]});
     must(client, base, "group_open_http_svc/send_group_msg", body).await;
-    must(client, base, "webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", rx.base), "TimeoutSeconds": 2})).await;
+    must(client, base, "webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", rx.base), "TimeoutSeconds": 2}))
+        .await;
     (gid, readers)
 }
 
@@ -131,7 +138,11 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
     };
     let (results, _) = tokio::join!(calls.collect::<Vec<_>>(), killer);
     let acknowledged: Vec<String> = results.into_iter().filter(|(_, ok)| *ok).map(|(r, _)| r).collect();
-    assert!(acknowledged.len() >= 40 && acknowledged.len() < readers.len(), "the kill landed mid-load: {} acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 40 && acknowledged.len() < readers.len(),
+        "the kill landed mid-load: {} acknowledged",
+        acknowledged.len()
+    );
 
     let _second = ServerProcess::start(&db_url);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -141,7 +152,12 @@ async fn sigkill_during_load_loses_no_acknowledged_event() {
         if missing.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{} acknowledged events never arrived, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} acknowledged events never arrived, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

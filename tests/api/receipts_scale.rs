@@ -27,11 +27,7 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
 async fn import_many(app: &TestApp, ids: &[String]) {
     stream::iter(ids.chunks(100))
         .for_each_concurrent(SETUP_CONCURRENCY, |chunk| async move {
-            app.ok(
-                "im_open_login_svc/multiaccount_import",
-                json!({ "Accounts": chunk }),
-            )
-            .await;
+            app.ok("im_open_login_svc/multiaccount_import", json!({ "Accounts": chunk })).await;
         })
         .await;
 }
@@ -39,11 +35,7 @@ async fn import_many(app: &TestApp, ids: &[String]) {
 /// Creates a Private group of `owner` and `members` (imported), adding 300 members per call with
 /// several calls in flight; returns its id.
 async fn big_group(app: &TestApp, owner: &str, members: &[String]) -> String {
-    let first: Vec<Value> = members
-        .iter()
-        .take(100)
-        .map(|m| json!({"Member_Account": m}))
-        .collect();
+    let first: Vec<Value> = members.iter().take(100).map(|m| json!({"Member_Account": m})).collect();
     let v = app
         .ok(
             "group_open_http_svc/create_group",
@@ -57,29 +49,13 @@ async fn big_group(app: &TestApp, owner: &str, members: &[String]) -> String {
             let gid = &gid;
             async move {
                 let list: Vec<Value> = chunk.iter().map(|m| json!({"Member_Account": m})).collect();
-                let v = app
-                    .ok(
-                        "group_open_http_svc/add_group_member",
-                        json!({"GroupId": gid, "MemberList": list}),
-                    )
-                    .await;
-                assert!(
-                    v["MemberList"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .all(|m| m["Result"] == 1),
-                    "{v}"
-                );
+                let v =
+                    app.ok("group_open_http_svc/add_group_member", json!({"GroupId": gid, "MemberList": list})).await;
+                assert!(v["MemberList"].as_array().unwrap().iter().all(|m| m["Result"] == 1), "{v}");
             }
         })
         .await;
-    let info = app
-        .ok(
-            "group_open_http_svc/get_group_info",
-            json!({"GroupIdList": [gid]}),
-        )
-        .await;
+    let info = app.ok("group_open_http_svc/get_group_info", json!({"GroupIdList": [gid]})).await;
     assert_eq!(info["GroupInfo"][0]["MemberNum"], members.len() + 1);
     gid
 }
@@ -102,35 +78,20 @@ enum Shape {
 }
 
 /// Runs one round of `member`; returns (NewlyReadNum summed, failed answers).
-async fn acknowledge(
-    app: &TestApp,
-    gid: &str,
-    member: &str,
-    seqs: &[i64],
-    shape: Shape,
-) -> (i64, Vec<Value>) {
+async fn acknowledge(app: &TestApp, gid: &str, member: &str, seqs: &[i64], shape: Shape) -> (i64, Vec<Value>) {
     let calls: Vec<(&str, Value)> = {
         let receipt = |list: Vec<i64>| {
             let items: Vec<Value> = list.iter().map(|s| json!({"MsgSeq": s})).collect();
-            (
-                RECEIPT,
-                json!({"GroupId": gid, "From_Account": member, "MsgSeqList": items}),
-            )
+            (RECEIPT, json!({"GroupId": gid, "From_Account": member, "MsgSeqList": items}))
         };
         match shape {
             Shape::Singles => seqs.iter().map(|s| receipt(vec![*s])).collect(),
             Shape::All => vec![receipt(seqs.to_vec())],
             Shape::AllTwice => vec![receipt(seqs.iter().chain(seqs).copied().collect())],
-            Shape::Halves => seqs
-                .chunks(seqs.len().div_ceil(2))
-                .map(|c| receipt(c.to_vec()))
-                .collect(),
+            Shape::Halves => seqs.chunks(seqs.len().div_ceil(2)).map(|c| receipt(c.to_vec())).collect(),
             Shape::Reversed => vec![receipt(seqs.iter().rev().copied().collect())],
             Shape::ReadReport => {
-                vec![(
-                    READ_REPORT,
-                    json!({"GroupId": gid, "Member_Account": member, "MsgSeq": seqs.last().unwrap()}),
-                )]
+                vec![(READ_REPORT, json!({"GroupId": gid, "Member_Account": member, "MsgSeq": seqs.last().unwrap()}))]
             }
         }
     };
@@ -141,9 +102,7 @@ async fn acknowledge(
         if v["ErrorCode"] == 0 {
             newly += v["NewlyReadNum"].as_i64().unwrap();
         } else {
-            failed.push(
-                json!({"member": member, "shape": format!("{shape:?}"), "path": path, "answer": v}),
-            );
+            failed.push(json!({"member": member, "shape": format!("{shape:?}"), "path": path, "answer": v}));
         }
     }
     (newly, failed)
@@ -187,60 +146,19 @@ async fn concurrent_duplicate_receipts_count_each_reader_once() {
         .await;
     eprintln!("concurrent receipts: {:?}", started.elapsed());
     let failed: Vec<&Value> = results.iter().flat_map(|(_, f)| f).collect();
-    assert!(
-        failed.is_empty(),
-        "{} receipt calls failed, first: {:#}",
-        failed.len(),
-        failed[0]
-    );
+    assert!(failed.is_empty(), "{} receipt calls failed, first: {:#}", failed.len(), failed[0]);
     let newly: i64 = results.iter().map(|(n, _)| n).sum();
-    assert_eq!(
-        newly,
-        (MEMBERS * MESSAGES) as i64,
-        "every (member, message) is newly read exactly once"
-    );
+    assert_eq!(newly, (MEMBERS * MESSAGES) as i64, "every (member, message) is newly read exactly once");
 
     let list: Vec<Value> = seqs.iter().map(|s| json!({"MsgSeq": s})).collect();
-    let v = app
-        .ok(
-            "group_open_http_svc/get_group_msg_receipt",
-            json!({"GroupId": gid, "MsgSeqList": list}),
-        )
-        .await;
-    for (item, seq) in v["GroupMsgReceiptList"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(&seqs)
-    {
-        let got = (
-            &item["MsgSeq"],
-            &item["ReadNum"],
-            &item["UnreadNum"],
-            &item["DeliveredNum"],
-            &item["Code"],
-        );
-        assert_eq!(
-            got,
-            (
-                &json!(seq),
-                &json!(MEMBERS),
-                &json!(0),
-                &json!(MEMBERS),
-                &json!(0)
-            )
-        );
+    let v = app.ok("group_open_http_svc/get_group_msg_receipt", json!({"GroupId": gid, "MsgSeqList": list})).await;
+    for (item, seq) in v["GroupMsgReceiptList"].as_array().unwrap().iter().zip(&seqs) {
+        let got = (&item["MsgSeq"], &item["ReadNum"], &item["UnreadNum"], &item["DeliveredNum"], &item["Code"]);
+        assert_eq!(got, (&json!(seq), &json!(MEMBERS), &json!(0), &json!(MEMBERS), &json!(0)));
     }
     for seq in &seqs {
-        assert_eq!(
-            accounts(&app, &gid, *seq, READ, 200).await,
-            members,
-            "read list of {seq}"
-        );
-        assert!(
-            accounts(&app, &gid, *seq, UNREAD, 200).await.is_empty(),
-            "unread list of {seq}"
-        );
+        assert_eq!(accounts(&app, &gid, *seq, READ, 200).await, members, "read list of {seq}");
+        assert!(accounts(&app, &gid, *seq, UNREAD, 200).await.is_empty(), "unread list of {seq}");
     }
 }
 
@@ -257,27 +175,15 @@ async fn reader_lists_of_a_ten_thousand_member_group() {
     eprintln!("10k group set up: {:?}", started.elapsed());
 
     let seq = app.group_msg(&gid, "owner", true).await;
-    app.ok(
-        "group_open_http_svc/add_group_member",
-        json!({"GroupId": gid, "MemberList": [{"Member_Account": "late"}]}),
-    )
-    .await;
+    app.ok("group_open_http_svc/add_group_member", json!({"GroupId": gid, "MemberList": [{"Member_Account": "late"}]}))
+        .await;
     // ~3,000 readers: half acknowledge the message, half report the conversation read.
-    let readers: Vec<&String> = members
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 10 < 3)
-        .map(|(_, m)| m)
-        .collect();
+    let readers: Vec<&String> = members.iter().enumerate().filter(|(i, _)| i % 10 < 3).map(|(_, m)| m).collect();
     let reading = Instant::now();
     let seqs = [seq];
     let results: Vec<(i64, Vec<Value>)> = stream::iter(readers.iter().enumerate())
         .map(|(i, m)| {
-            let shape = if i % 2 == 0 {
-                Shape::All
-            } else {
-                Shape::ReadReport
-            };
+            let shape = if i % 2 == 0 { Shape::All } else { Shape::ReadReport };
             acknowledge(&app, &gid, m, &seqs, shape)
         })
         .buffer_unordered(16)
@@ -285,16 +191,8 @@ async fn reader_lists_of_a_ten_thousand_member_group() {
         .await;
     eprintln!("{} readers: {:?}", readers.len(), reading.elapsed());
     let failed: Vec<&Value> = results.iter().flat_map(|(_, f)| f).collect();
-    assert!(
-        failed.is_empty(),
-        "{} receipt calls failed, first: {:#}",
-        failed.len(),
-        failed[0]
-    );
-    assert_eq!(
-        results.iter().map(|(n, _)| n).sum::<i64>(),
-        readers.len() as i64
-    );
+    assert!(failed.is_empty(), "{} receipt calls failed, first: {:#}", failed.len(), failed[0]);
+    assert_eq!(results.iter().map(|(n, _)| n).sum::<i64>(), readers.len() as i64);
 
     let walking = Instant::now();
     let read = accounts(&app, &gid, seq, READ, 200).await;
@@ -304,26 +202,15 @@ async fn reader_lists_of_a_ten_thousand_member_group() {
     let expected_read: Vec<String> = readers.iter().map(|m| m.to_string()).collect();
     assert_eq!(read, expected_read);
     let read_set: BTreeSet<&String> = read.iter().collect();
-    let expected_unread: Vec<String> = members
-        .iter()
-        .filter(|m| !read_set.contains(m))
-        .cloned()
-        .collect();
+    let expected_unread: Vec<String> = members.iter().filter(|m| !read_set.contains(m)).cloned().collect();
     assert_eq!(unread, expected_unread);
     // Together: exactly the eligible readers (members when sent, minus the sender).
     let union: BTreeSet<&String> = read.iter().chain(&unread).collect();
-    assert_eq!(
-        union.len(),
-        read.len() + unread.len(),
-        "a reader is in both lists"
-    );
+    assert_eq!(union.len(), read.len() + unread.len(), "a reader is in both lists");
     assert_eq!(union, members.iter().collect::<BTreeSet<_>>());
 
     let (r, u, d, code) = app.counts(&gid, seq).await;
-    assert_eq!(
-        (r, u, d, code),
-        (read.len() as i64, unread.len() as i64, read.len() as i64, 0)
-    );
+    assert_eq!((r, u, d, code), (read.len() as i64, unread.len() as i64, read.len() as i64, 0));
     assert_eq!(r + u, MEMBERS as i64);
     eprintln!("10k test total: {:?}", started.elapsed());
 }

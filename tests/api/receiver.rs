@@ -38,7 +38,8 @@ pub struct Receiver {
 
 async fn handle(req: HttpRequest, body: web::Bytes, log: web::Data<Arc<Mutex<Vec<Received>>>>) -> HttpResponse {
     let path = req.path().to_string();
-    let query: HashMap<String, String> = url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
@@ -60,7 +61,9 @@ async fn handle(req: HttpRequest, body: web::Bytes, log: web::Data<Arc<Mutex<Vec
             tokio::time::sleep(Duration::from_millis(arg)).await;
             ok
         }
-        "retryafter" if seen_before == 0 => HttpResponse::ServiceUnavailable().insert_header(("Retry-After", arg.to_string())).finish(),
+        "retryafter" if seen_before == 0 => {
+            HttpResponse::ServiceUnavailable().insert_header(("Retry-After", arg.to_string())).finish()
+        }
         "gone" => HttpResponse::Gone().finish(),
         "sleep" => {
             tokio::time::sleep(Duration::from_millis(arg)).await;

@@ -31,14 +31,24 @@ async fn group_with_message(app: &TestApp, readers: &[&str]) -> (String, i64) {
 }
 
 async fn read(app: &TestApp, gid: &str, reader: &str, seq: i64) {
-    app.ok("group_open_http_svc/group_msg_receipt", json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": [{"MsgSeq": seq}]}))
-        .await;
+    app.ok(
+        "group_open_http_svc/group_msg_receipt",
+        json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": [{"MsgSeq": seq}]}),
+    )
+    .await;
 }
 
 fn verify_signature(r: &Received, secret: &str) {
     let now = chrono::Utc::now().timestamp();
-    sign::verify(secret, r.webhook_id(), &r.headers["webhook-timestamp"], &r.headers["webhook-signature"], &r.body, now)
-        .unwrap_or_else(|e| panic!("signature does not verify: {e}; headers {:?}", r.headers));
+    sign::verify(
+        secret,
+        r.webhook_id(),
+        &r.headers["webhook-timestamp"],
+        &r.headers["webhook-signature"],
+        &r.body,
+        now,
+    )
+    .unwrap_or_else(|e| panic!("signature does not verify: {e}; headers {:?}", r.headers));
 }
 
 async fn delivery_of(app: &TestApp, endpoint_id: i64) -> Value {
@@ -63,10 +73,13 @@ async fn every_event_is_delivered_signed_with_tencent_parameters() {
     )
     .await;
     read(&app, &gid, "bob", seq).await;
-    app.ok("receipt_svc/group_msg_read_report", json!({"GroupId": gid, "Member_Account": "carol", "MsgSeq": seq})).await;
+    app.ok("receipt_svc/group_msg_read_report", json!({"GroupId": gid, "Member_Account": "carol", "MsgSeq": seq}))
+        .await;
 
     let got = rx.wait_for("/ok", 4, WAIT).await;
-    let by_cmd = |cmd: &str| got.iter().find(|r| r.query["CallbackCommand"] == cmd).unwrap_or_else(|| panic!("no {cmd}")).clone();
+    let by_cmd = |cmd: &str| {
+        got.iter().find(|r| r.query["CallbackCommand"] == cmd).unwrap_or_else(|| panic!("no {cmd}")).clone()
+    };
     for r in &got {
         verify_signature(r, &secret);
         assert_eq!(r.query["SdkAppid"], SDKAPPID.to_string());
@@ -90,16 +103,24 @@ async fn every_event_is_delivered_signed_with_tencent_parameters() {
     assert_eq!(c2c["Operator_Account"], "bob");
     assert_eq!(c2c["Peer_Account"], "alice");
     assert_eq!(c2c["C2CMsgInfo"][0]["MsgKey"], key.as_str());
-    let groups: Vec<Value> = got.iter().filter(|r| r.query["CallbackCommand"] == "Group.CallbackAfterReadReceipt").map(Received::json).collect();
+    let groups: Vec<Value> = got
+        .iter()
+        .filter(|r| r.query["CallbackCommand"] == "Group.CallbackAfterReadReceipt")
+        .map(Received::json)
+        .collect();
     assert_eq!(groups.len(), 2);
-    let readers: Vec<&str> = groups.iter().map(|g| g["GroupMsgReceiptList"][0]["ReadReceiptMembers"][0]["Member_Account"].as_str().unwrap()).collect();
+    let readers: Vec<&str> = groups
+        .iter()
+        .map(|g| g["GroupMsgReceiptList"][0]["ReadReceiptMembers"][0]["Member_Account"].as_str().unwrap())
+        .collect();
     assert!(readers.contains(&"bob") && readers.contains(&"carol"));
     for g in &groups {
         assert_eq!(g["GroupId"], gid.as_str());
         assert_eq!(g["Type"], "Public");
         assert_eq!(g["GroupMsgReceiptList"][0]["MsgSeq"], seq);
     }
-    let last = groups.iter().find(|g| g["GroupMsgReceiptList"][0]["ReadNum"] == 2).expect("second read reports ReadNum 2");
+    let last =
+        groups.iter().find(|g| g["GroupMsgReceiptList"][0]["ReadNum"] == 2).expect("second read reports ReadNum 2");
     assert_eq!(last["GroupMsgReceiptList"][0]["UnreadNum"], 0);
 }
 
