@@ -78,6 +78,9 @@ pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Op
         ))
         .returning(c2c_read_state::read_time)
         .get_result(conn)?;
+    if !outbox::has_subscribers(conn, "C2C.CallbackAfterMsgReport")? {
+        return Ok(effective);
+    }
     let unread = total_unread(conn, reader)?;
     outbox::enqueue(
         conn,

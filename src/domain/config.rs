@@ -84,21 +84,26 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
 impl ReceiptConfig {
     /// Fails with 10059 (and how to fix it) when receipts are off for `group_type`.
     pub fn require_enabled(&self, group_type: &str, group_id: &str) -> ApiResult<()> {
-        if self.group_types.iter().any(|t| t == group_type) {
-            return Ok(());
-        }
-        let hint = if RECEIPT_CAPABLE_TYPES.contains(&group_type) {
-            let mut wanted = self.group_types.clone();
-            wanted.push(group_type.to_string());
-            format!(
-                "enable them with receipt_svc/set_receipt_config {{\"GroupReceiptTypes\":{}}}",
-                serde_json::to_string(&wanted).unwrap_or_default()
-            )
-        } else {
-            format!("{group_type} groups do not support read receipts")
-        };
-        Err(ApiError::ReceiptsDisabled(format!(
-            "read receipts are disabled for {group_type} groups (group {group_id:?}); {hint}"
-        )))
+        require_type_enabled(&self.group_types, group_type, group_id)
     }
+}
+
+/// Fails with 10059 (and how to fix it) unless `group_type` is among `enabled`.
+pub fn require_type_enabled(enabled: &[String], group_type: &str, group_id: &str) -> ApiResult<()> {
+    if enabled.iter().any(|t| t == group_type) {
+        return Ok(());
+    }
+    let hint = if RECEIPT_CAPABLE_TYPES.contains(&group_type) {
+        let mut wanted = enabled.to_vec();
+        wanted.push(group_type.to_string());
+        format!(
+            "enable them with receipt_svc/set_receipt_config {{\"GroupReceiptTypes\":{}}}",
+            serde_json::to_string(&wanted).unwrap_or_default()
+        )
+    } else {
+        format!("{group_type} groups do not support read receipts")
+    };
+    Err(ApiError::ReceiptsDisabled(format!(
+        "read receipts are disabled for {group_type} groups (group {group_id:?}); {hint}"
+    )))
 }

@@ -13,8 +13,8 @@ use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 use diesel::PgConnection;
 use serde_json::json;
 
-use crate::domain::config::ReceiptConfig;
-use crate::domain::groups::{self, Group, Member};
+use crate::domain::config;
+use crate::domain::groups::Member;
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::outbox;
 
@@ -41,16 +41,62 @@ struct SeqRow {
     msg_seq: i64,
 }
 
-/// Group, receipts enabled, caller is a current member: the common preconditions.
-fn receipt_context(
-    conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
-    group_id: &str,
-    reader: &str,
-) -> ApiResult<(Group, Member)> {
-    let g = groups::get(conn, group_id)?;
-    cfg.require_enabled(&g.group_type, group_id)?;
-    let m = groups::require_member(conn, group_id, reader)?;
+/// What every receipt call needs to know about the group, loaded in one round trip.
+#[derive(Debug, Clone)]
+pub struct GroupCtx {
+    pub group_id: String,
+    pub group_type: String,
+    pub last_seq: i64,
+}
+
+#[derive(QueryableByName)]
+struct CtxRow {
+    #[diesel(sql_type = Text)]
+    group_type: String,
+    #[diesel(sql_type = BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    group_types: Vec<Option<String>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    join_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    read_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    joined_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Loads the group (10010), checks receipts are on for its type (10059) and, when `user` is
+/// given, that they are a current member (10007): the preconditions of every receipt call.
+pub fn context(conn: &mut PgConnection, group_id: &str, user: Option<&str>) -> ApiResult<(GroupCtx, Option<Member>)> {
+    let row: Option<CtxRow> = diesel::sql_query(
+        "SELECT g.group_type, g.last_seq, c.group_types, m.role, m.join_seq, m.read_seq, m.joined_at
+           FROM groups g CROSS JOIN receipt_config c
+           LEFT JOIN group_members m ON m.group_id = g.group_id AND m.user_id = $2 AND m.leave_seq IS NULL
+          WHERE g.group_id = $1",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Text, _>(user.unwrap_or_default())
+    .get_result(conn)
+    .optional()?;
+    let row = row.ok_or_else(|| ApiError::GroupNotFound(group_id.to_string()))?;
+    let types: Vec<String> = row.group_types.into_iter().flatten().collect();
+    config::require_type_enabled(&types, &row.group_type, group_id)?;
+    let member = match (user, row.role, row.join_seq, row.read_seq, row.joined_at) {
+        (Some(u), Some(role), Some(join_seq), Some(read_seq), Some(joined_at)) => {
+            Some(Member { user_id: u.to_string(), role, join_seq, read_seq, joined_at })
+        }
+        (Some(u), ..) => return Err(ApiError::forbidden(format!("{u:?} is not a member of group {group_id:?}"))),
+        (None, ..) => None,
+    };
+    Ok((GroupCtx { group_id: group_id.to_string(), group_type: row.group_type, last_seq: row.last_seq }, member))
+}
+
+/// [`context`] for a member who acts on receipts.
+fn member_context(conn: &mut PgConnection, group_id: &str, reader: &str) -> ApiResult<(GroupCtx, Member)> {
+    let (g, m) = context(conn, group_id, Some(reader))?;
+    let m = m.ok_or_else(|| ApiError::forbidden(format!("{reader:?} is not a member of group {group_id:?}")))?;
     Ok((g, m))
 }
 
@@ -151,13 +197,12 @@ pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult
 /// Fires `Group.CallbackAfterReadReceipt` for the messages that changed.
 pub fn mark_read(
     conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
     group_id: &str,
     reader: &str,
     items: &[(i64, Option<String>)],
 ) -> ApiResult<Vec<i64>> {
     let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
-    let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
+    let (g, member) = member_context(conn, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
     let changed = write_reads(conn, group_id, reader, &seqs, &acks)?;
     fire_read_event(conn, &g, reader, &changed, |seq| {
@@ -169,14 +214,13 @@ pub fn mark_read(
 /// Records delivery acks; returns the seqs newly delivered.
 pub fn mark_delivered(
     conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
     group_id: &str,
     reader: &str,
     seqs: &[i64],
 ) -> ApiResult<Vec<i64>> {
     let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
     let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
-    let (_, member) = receipt_context(conn, cfg, group_id, reader)?;
+    let (_, member) = member_context(conn, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
     let rows: Vec<SeqRow> = diesel::sql_query(
         "WITH ins AS (
@@ -198,7 +242,6 @@ pub fn mark_delivered(
 /// eligible for becomes read. Returns (the watermark in force, seqs newly read).
 pub fn read_report(
     conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
     group_id: &str,
     reader: &str,
     up_to: i64,
@@ -206,7 +249,7 @@ pub fn read_report(
     if up_to < 1 {
         return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
     }
-    let (g, member) = receipt_context(conn, cfg, group_id, reader)?;
+    let (g, member) = member_context(conn, group_id, reader)?;
     let up_to = up_to.min(g.last_seq);
     let from = member.join_seq.max(member.read_seq);
     let mut changed = Vec::new();
@@ -247,12 +290,13 @@ pub fn read_report(
 /// the AckContent sent with each.
 fn fire_read_event(
     conn: &mut PgConnection,
-    g: &Group,
+    g: &GroupCtx,
     reader: &str,
     changed: &[i64],
     ack_of: impl Fn(i64) -> Option<String>,
 ) -> ApiResult<()> {
-    if changed.is_empty() {
+    // Counting for the payload is skipped when nobody listens.
+    if changed.is_empty() || !outbox::has_subscribers(conn, "Group.CallbackAfterReadReceipt")? {
         return Ok(());
     }
     // A conversation-level report can cover thousands of messages: split into bounded events.
@@ -341,20 +385,15 @@ pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResul
 }
 
 /// Counts for a `get_group_msg_receipt` call (receipts must be enabled for the group's type).
-pub fn query_counts(
-    conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
-    group_id: &str,
-    seqs: &[i64],
-) -> ApiResult<Vec<Counts>> {
+/// `viewer` is the non-admin caller, who must be a member of the group.
+pub fn query_counts(conn: &mut PgConnection, group_id: &str, viewer: Option<&str>, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
     if seqs.is_empty() || seqs.len() > MAX_RECEIPT_ITEMS {
         return Err(ApiError::invalid(format!(
             "MsgSeqList must have 1 to {MAX_RECEIPT_ITEMS} items, got {}",
             seqs.len()
         )));
     }
-    let g = groups::get(conn, group_id)?;
-    cfg.require_enabled(&g.group_type, group_id)?;
+    context(conn, group_id, viewer)?;
     counts(conn, group_id, seqs)
 }
 
@@ -410,10 +449,12 @@ struct UserRow {
 }
 
 /// A page of the read or unread list of (group, seq), keyset-paged by account (no OFFSET).
+/// `viewer` is the non-admin caller, who must be a member of the group.
+#[allow(clippy::too_many_arguments)]
 pub fn list(
     conn: &mut PgConnection,
-    cfg: &ReceiptConfig,
     group_id: &str,
+    viewer: Option<&str>,
     seq: i64,
     filter: ListFilter,
     cursor: &str,
@@ -421,8 +462,7 @@ pub fn list(
 ) -> ApiResult<ListPage> {
     let count = count.clamp(1, MAX_PAGE);
     let after = decode_cursor(cursor)?;
-    let g = groups::get(conn, group_id)?;
-    cfg.require_enabled(&g.group_type, group_id)?;
+    context(conn, group_id, viewer)?;
     let msg: Option<(String, bool)> = crate::db::schema::group_messages::table
         .find((group_id, seq))
         .select((crate::db::schema::group_messages::from_account, crate::db::schema::group_messages::need_receipt))

@@ -35,8 +35,7 @@ pub async fn msg_delivered(state: AppState, caller: Caller, req: DeliveredReques
             let seqs: Vec<i64> = req.msg_seq_list.iter().map(|i| i.msg_seq).collect();
             state
                 .tx(move |c| {
-                    let cfg = config::load(c)?;
-                    group_receipts::mark_delivered(c, &cfg, &gid, &reader, &seqs)
+                    group_receipts::mark_delivered(c, &gid, &reader, &seqs)
                 })
                 .await?
                 .len()
@@ -68,8 +67,7 @@ pub async fn group_msg_read_report(state: AppState, caller: Caller, req: ReadRep
     let reader = caller.acting(req.member_account.as_deref(), "Member_Account")?;
     let (seq, changed) = state
         .tx(move |c| {
-            let cfg = config::load(c)?;
-            group_receipts::read_report(c, &cfg, &req.group_id, &reader, req.msg_seq)
+            group_receipts::read_report(c, &req.group_id, &reader, req.msg_seq)
         })
         .await?;
     Ok(json!({ "MsgReadSeq": seq, "NewlyReadNum": changed.len() }))

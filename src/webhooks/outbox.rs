@@ -26,6 +26,22 @@ pub fn event_time_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Whether any enabled endpoint subscribes to `event_type` (so payloads that cost queries are
+/// built only when someone listens).
+pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<bool> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        yes: bool,
+    }
+    let row: Row = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))) AS yes",
+    )
+    .bind::<Text, _>(event_type)
+    .get_result(conn)?;
+    Ok(row.yes)
+}
+
 /// Stores `payload` for every enabled endpoint subscribed to `event_type`, in the caller's
 /// transaction; returns how many deliveries were queued (none when nobody subscribes).
 pub fn enqueue(conn: &mut PgConnection, event_type: &str, payload: &Value) -> ApiResult<usize> {
