@@ -212,12 +212,7 @@ pub fn mark_read(
 }
 
 /// Records delivery acks; returns the seqs newly delivered.
-pub fn mark_delivered(
-    conn: &mut PgConnection,
-    group_id: &str,
-    reader: &str,
-    seqs: &[i64],
-) -> ApiResult<Vec<i64>> {
+pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
     let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
     let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
     let (_, member) = member_context(conn, group_id, reader)?;
@@ -240,12 +235,7 @@ pub fn mark_delivered(
 
 /// Conversation-level read: every receipt-requesting message up to `up_to` that `reader` is
 /// eligible for becomes read. Returns (the watermark in force, seqs newly read).
-pub fn read_report(
-    conn: &mut PgConnection,
-    group_id: &str,
-    reader: &str,
-    up_to: i64,
-) -> ApiResult<(i64, Vec<i64>)> {
+pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to: i64) -> ApiResult<(i64, Vec<i64>)> {
     if up_to < 1 {
         return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
     }
@@ -386,7 +376,12 @@ pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResul
 
 /// Counts for a `get_group_msg_receipt` call (receipts must be enabled for the group's type).
 /// `viewer` is the non-admin caller, who must be a member of the group.
-pub fn query_counts(conn: &mut PgConnection, group_id: &str, viewer: Option<&str>, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
+pub fn query_counts(
+    conn: &mut PgConnection,
+    group_id: &str,
+    viewer: Option<&str>,
+    seqs: &[i64],
+) -> ApiResult<Vec<Counts>> {
     if seqs.is_empty() || seqs.len() > MAX_RECEIPT_ITEMS {
         return Err(ApiError::invalid(format!(
             "MsgSeqList must have 1 to {MAX_RECEIPT_ITEMS} items, got {}",

@@ -303,11 +303,7 @@ pub struct GroupReceiptRequest {
 pub async fn group_msg_receipt(state: AppState, caller: Caller, req: GroupReceiptRequest) -> ApiResult<Value> {
     let reader = caller.acting(req.from_account.as_deref(), "From_Account")?;
     let items: Vec<(i64, Option<String>)> = req.msg_seq_list.into_iter().map(|i| (i.msg_seq, i.ack_content)).collect();
-    let changed = state
-        .tx(move |c| {
-            group_receipts::mark_read(c, &req.group_id, &reader, &items)
-        })
-        .await?;
+    let changed = state.tx(move |c| group_receipts::mark_read(c, &req.group_id, &reader, &items)).await?;
     Ok(json!({ "NewlyReadNum": changed.len() }))
 }
 
@@ -326,11 +322,8 @@ pub struct GetReceiptRequest {
 
 pub async fn get_group_msg_receipt(state: AppState, caller: Caller, req: GetReceiptRequest) -> ApiResult<Value> {
     let seqs: Vec<i64> = req.msg_seq_list.iter().map(|i| i.msg_seq).collect();
-    let counts = state
-        .db(move |c| {
-            group_receipts::query_counts(c, &req.group_id, viewer(&caller).as_deref(), &seqs)
-        })
-        .await?;
+    let counts =
+        state.db(move |c| group_receipts::query_counts(c, &req.group_id, viewer(&caller).as_deref(), &seqs)).await?;
     let list: Vec<Value> = counts
         .into_iter()
         .map(|k| json!({"MsgSeq": k.msg_seq, "ReadNum": k.read, "UnreadNum": k.unread, "DeliveredNum": k.delivered, "Code": k.code}))
@@ -371,9 +364,7 @@ pub async fn get_group_msg_receipt_detail(state: AppState, caller: Caller, req: 
     }
     let (gid, seq) = (req.group_id.clone(), req.msg_seq);
     let page = state
-        .db(move |c| {
-            group_receipts::list(c, &gid, viewer(&caller).as_deref(), seq, filter, &req.cursor, count)
-        })
+        .db(move |c| group_receipts::list(c, &gid, viewer(&caller).as_deref(), seq, filter, &req.cursor, count))
         .await?;
     let finished = i32::from(page.finished);
     let mut out = json!({

@@ -65,11 +65,7 @@ pub struct ReadReportRequest {
 
 pub async fn group_msg_read_report(state: AppState, caller: Caller, req: ReadReportRequest) -> ApiResult<Value> {
     let reader = caller.acting(req.member_account.as_deref(), "Member_Account")?;
-    let (seq, changed) = state
-        .tx(move |c| {
-            group_receipts::read_report(c, &req.group_id, &reader, req.msg_seq)
-        })
-        .await?;
+    let (seq, changed) = state.tx(move |c| group_receipts::read_report(c, &req.group_id, &reader, req.msg_seq)).await?;
     Ok(json!({ "MsgReadSeq": seq, "NewlyReadNum": changed.len() }))
 }
 
