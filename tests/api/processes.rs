@@ -190,3 +190,36 @@ async fn two_processes_share_one_database_without_loss_or_duplicates() {
     let who: std::collections::HashSet<String> = got.iter().map(|r| reader_of(&r.json())).collect();
     assert_eq!(who.len(), 200, "every reader's event arrived exactly once");
 }
+
+#[actix_web::test]
+async fn sigterm_finishes_in_flight_deliveries_before_exiting() {
+    use diesel::prelude::*;
+    let (db_url, _) = fresh_database();
+    let rx = Receiver::start();
+    let client = reqwest::Client::new();
+    let mut server = ServerProcess::start(&db_url);
+    let (gid, readers) = setup(&client, &server.base, &rx, 1).await;
+    // A second endpoint that takes 2 s to answer: the delivery is in flight when SIGTERM lands.
+    must(&client, &server.base, "webhook_svc/create_endpoint", json!({"Url": format!("{}/sleep/2000", rx.base)})).await;
+    let body = json!({"GroupId": gid, "From_Account": readers[0], "MsgSeqList": [{"MsgSeq": 1}]});
+    must(&client, &server.base, "group_open_http_svc/group_msg_receipt", body).await;
+    rx.wait_for("/sleep/2000", 1, Duration::from_secs(10)).await;
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = server.child.wait().expect("wait");
+    assert!(exit.success(), "graceful exit: {exit:?}");
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::SmallInt)]
+        state: i16,
+    }
+    let mut conn = PgConnection::establish(&db_url).expect("connect");
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT state FROM webhook_deliveries ORDER BY id").load(&mut conn).expect("query");
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r.state == 2),
+        "both deliveries finished before exit: {:?}",
+        rows.iter().map(|r| r.state).collect::<Vec<_>>()
+    );
+}
