@@ -107,6 +107,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_events (id) {
+        id -> Int8,
+        user_id -> Text,
+        event_type -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     webhook_attempts (id) {
         id -> Int8,
         delivery_id -> Int8,
@@ -180,6 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_receipts,
     groups,
     receipt_config,
+    user_events,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,

@@ -6,7 +6,7 @@ use diesel::PgConnection;
 use serde_json::json;
 
 use crate::db::schema::{c2c_messages, c2c_read_state};
-use crate::domain::{accounts, now_secs};
+use crate::domain::{accounts, notifications, now_secs};
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::outbox;
 
@@ -78,6 +78,13 @@ pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Op
         ))
         .returning(c2c_read_state::read_time)
         .get_result(conn)?;
+    // The peer (whose messages were read) sees the conversation read when they come online.
+    notifications::record(
+        conn,
+        peer,
+        "C2C.ReadReport",
+        &json!({"Report_Account": reader, "Peer_Account": peer, "LastReadTime": effective}),
+    )?;
     if !outbox::has_subscribers(conn, "C2C.CallbackAfterMsgReport")? {
         return Ok(effective);
     }
@@ -208,6 +215,15 @@ pub fn acknowledge(
             .returning(c2c_messages::msg_key)
             .get_results(conn)?,
     };
+    if !changed.is_empty() {
+        let kind = if ack == Ack::Read { "C2C.ReadReceipt" } else { "C2C.Delivered" };
+        notifications::record(
+            conn,
+            sender,
+            kind,
+            &json!({"Operator_Account": reader, "Peer_Account": sender, "MsgKeyList": changed}),
+        )?;
+    }
     if ack == Ack::Read && !changed.is_empty() {
         let info: Vec<_> = changed
             .iter()

@@ -151,12 +151,20 @@ fn write_reads(
            SELECT $1, seq, $4, now(), now(), ack FROM input
            ON CONFLICT (group_id, msg_seq, reader)
              DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE r.read_at IS NULL
-           RETURNING r.msg_seq, (r.xmax = 0) AS inserted)
+           RETURNING r.msg_seq, (r.xmax = 0) AS inserted),
+         changed AS (
          UPDATE group_messages m
             SET read_count = m.read_count + 1,
                 delivered_count = m.delivered_count + CASE WHEN up.inserted THEN 1 ELSE 0 END
            FROM up WHERE m.group_id = $1 AND m.msg_seq = up.msg_seq
-         RETURNING m.msg_seq",
+         RETURNING m.msg_seq, m.from_account),
+         notify AS (
+           INSERT INTO user_events (user_id, event_type, payload)
+           SELECT from_account, 'Group.ReadReceipt',
+                  jsonb_build_object('GroupId', $1::text, 'Member_Account', $4::text,
+                                     'MsgSeqList', jsonb_agg(msg_seq ORDER BY msg_seq))
+             FROM changed GROUP BY from_account)
+         SELECT msg_seq FROM changed",
     )
     .bind::<Text, _>(group_id)
     .bind::<Array<BigInt>, _>(seqs)
@@ -221,10 +229,18 @@ pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seq
         "WITH ins AS (
            INSERT INTO group_receipts (group_id, msg_seq, reader)
            SELECT $1, seq, $3 FROM unnest($2::bigint[]) AS t(seq)
-           ON CONFLICT DO NOTHING RETURNING msg_seq)
-         UPDATE group_messages m SET delivered_count = m.delivered_count + 1
-           FROM ins WHERE m.group_id = $1 AND m.msg_seq = ins.msg_seq
-         RETURNING m.msg_seq",
+           ON CONFLICT DO NOTHING RETURNING msg_seq),
+         changed AS (
+           UPDATE group_messages m SET delivered_count = m.delivered_count + 1
+             FROM ins WHERE m.group_id = $1 AND m.msg_seq = ins.msg_seq
+           RETURNING m.msg_seq, m.from_account),
+         notify AS (
+           INSERT INTO user_events (user_id, event_type, payload)
+           SELECT from_account, 'Group.Delivered',
+                  jsonb_build_object('GroupId', $1::text, 'Member_Account', $3::text,
+                                     'MsgSeqList', jsonb_agg(msg_seq ORDER BY msg_seq))
+             FROM changed GROUP BY from_account)
+         SELECT msg_seq FROM changed",
     )
     .bind::<Text, _>(group_id)
     .bind::<Array<BigInt>, _>(&seqs)

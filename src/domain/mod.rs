@@ -6,6 +6,7 @@ pub mod config;
 pub mod group_receipts;
 pub mod groups;
 pub mod messages;
+pub mod notifications;
 
 /// Current unix time in seconds.
 pub fn now_secs() -> i64 {

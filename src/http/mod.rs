@@ -8,6 +8,7 @@ mod openim;
 mod ops;
 mod receipt;
 mod routes;
+mod stream;
 mod webhook;
 
 use std::time::Instant;
@@ -22,7 +23,8 @@ pub use routes::{Route, ROUTES};
 
 /// Registers every route on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v4/{service}/{command}", web::post().to(dispatch))
+    cfg.route("/v4/receipt_svc/event_stream", web::get().to(stream::event_stream))
+        .route("/v4/{service}/{command}", web::post().to(dispatch))
         .route("/v4/{service}/{command}", web::route().to(not_post))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

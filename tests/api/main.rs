@@ -8,4 +8,5 @@ mod openapi;
 mod processes;
 mod receipts;
 mod receipts_scale;
+mod stream;
 mod webhooks;

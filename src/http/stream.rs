@@ -1,0 +1,123 @@
+//! `GET /v4/receipt_svc/event_stream`: a user's receipt notifications as server-sent events,
+//! resumable with `Last-Event-ID` so a sender who was offline catches up.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::stream;
+
+use super::auth;
+use crate::domain::{accounts, notifications};
+use crate::error::{ApiError, Service};
+use crate::state::AppState;
+
+/// How often an idle stream looks for new notifications.
+const POLL: Duration = Duration::from_millis(300);
+/// Comment lines keep proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Whose stream, and where it starts.
+fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<i64>), ApiError> {
+    let query = auth::parse_query(state, req.query_string())?;
+    let caller = auth::verify(state, &query, chrono::Utc::now().timestamp())?;
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    // An admin may follow any user's stream; a user only their own.
+    let user = match param("To_Account") {
+        Some(u) => caller.may_act_as(&u, "To_Account").map(|_| u)?,
+        None if caller.is_admin => {
+            return Err(ApiError::invalid("To_Account is required when calling as an App admin"))
+        }
+        None => caller.identifier,
+    };
+    let resume = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| param("last_event_id"));
+    let resume = match resume {
+        Some(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("Last-Event-ID {v:?} is not an event id")))?,
+        ),
+        None => None,
+    };
+    Ok((user, resume))
+}
+
+struct Cursor {
+    state: AppState,
+    user: String,
+    last: i64,
+    last_sent: Instant,
+    first: bool,
+}
+
+/// Streams notifications: first everything after the resume point, then new ones as they come.
+pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let state = state.get_ref().clone();
+    let (user, resume) = match resolve(&state, &req) {
+        Ok(v) => v,
+        Err(e) => return error(e),
+    };
+    let who = user.clone();
+    let start = match resume {
+        Some(id) => Ok(id),
+        None => {
+            state
+                .db(move |c| {
+                    accounts::require(c, &who)?;
+                    notifications::latest_id(c, &who)
+                })
+                .await
+        }
+    };
+    let last = match start {
+        Ok(id) => id,
+        Err(e) => return error(e),
+    };
+    let cursor = Cursor { state, user, last, last_sent: Instant::now(), first: true };
+    let body = stream::unfold(cursor, |mut cur| async move {
+        if cur.first {
+            cur.first = false;
+            // Tell EventSource clients how soon to reconnect after a drop.
+            return Some((Ok::<_, actix_web::Error>(web::Bytes::from_static(b"retry: 2000\n\n")), cur));
+        }
+        loop {
+            let (user, after) = (cur.user.clone(), cur.last);
+            match cur.state.db(move |c| notifications::since(c, &user, after)).await {
+                Ok(events) if !events.is_empty() => {
+                    let mut out = String::new();
+                    for e in &events {
+                        out.push_str(&format!("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.event_type, e.payload));
+                    }
+                    cur.last = events.last().map_or(cur.last, |e| e.id);
+                    cur.last_sent = Instant::now();
+                    return Some((Ok(web::Bytes::from(out)), cur));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading notifications failed; retrying"),
+            }
+            if cur.last_sent.elapsed() >= KEEP_ALIVE {
+                cur.last_sent = Instant::now();
+                return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), cur));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(body)
+}
+
+fn error(e: ApiError) -> HttpResponse {
+    if let ApiError::Internal(cause) = &e {
+        tracing::error!(error = ?cause, "event stream failed to start");
+    }
+    HttpResponse::Ok().json(super::envelope(Err((e, Service::Extension))))
+}

@@ -1,0 +1,115 @@
+//! Live notifications: a sender's server-sent event stream, resumable after being offline.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// One parsed SSE event.
+#[derive(Debug)]
+struct Event {
+    id: i64,
+    kind: String,
+    data: Value,
+}
+
+/// Reads the stream as `identifier` until `n` events arrived (panics after 10 s).
+async fn read_events(app: &TestApp, identifier: &str, last_event_id: Option<i64>, n: usize) -> Vec<Event> {
+    let mut req = app.client.get(format!("{}/v4/receipt_svc/event_stream?{}", app.base, app.query(identifier)));
+    if let Some(id) = last_event_id {
+        req = req.header("Last-Event-ID", id.to_string());
+    }
+    let resp = req.send().await.expect("stream");
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events: Vec<Event> = text
+            .split("\n\n")
+            .filter(|block| block.starts_with("id: "))
+            .map(|block| {
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or_else(|| panic!("{name} in {block}"))
+                        .to_string()
+                };
+                Event {
+                    id: field("id: ").parse().unwrap(),
+                    kind: field("event: "),
+                    data: serde_json::from_str(&field("data: ")).unwrap(),
+                }
+            })
+            .collect();
+        if events.len() >= n {
+            return events;
+        }
+        let chunk = tokio::time::timeout_at(deadline, body.next()).await.expect("events in time").expect("open stream");
+        text.push_str(std::str::from_utf8(&chunk.expect("chunk")).unwrap());
+    }
+}
+
+#[actix_web::test]
+async fn senders_get_live_notifications_and_catch_up_after_being_offline() {
+    let app = spawn_app().await;
+    app.import(&["alice", "bob"]).await;
+    let key = app.c2c_msg("alice", "bob", true).await;
+    let gid = app.group("Private", "alice", &["bob"]).await;
+    let seq = app.group_msg(&gid, "alice", true).await;
+
+    // Live: alice is connected while bob reads.
+    let live = read_events(&app, "alice", Some(0), 2);
+    let acts = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let v = app
+            .call_as(
+                "bob",
+                "openim/c2c_msg_read_receipt",
+                json!({"Operator_Account": "bob", "Peer_Account": "alice",
+                       "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": key}]}),
+            )
+            .await;
+        assert_eq!(v["ErrorCode"], 0, "{v}");
+        let v = app
+            .call_as(
+                "bob",
+                "group_open_http_svc/group_msg_receipt",
+                json!({"GroupId": gid, "MsgSeqList": [{"MsgSeq": seq}]}),
+            )
+            .await;
+        assert_eq!(v["ErrorCode"], 0, "{v}");
+    };
+    let (events, _) = tokio::join!(live, acts);
+    assert_eq!(events[0].kind, "C2C.ReadReceipt");
+    assert_eq!(events[0].data["Operator_Account"], "bob");
+    assert_eq!(events[0].data["MsgKeyList"], json!([key]));
+    assert_eq!(events[1].kind, "Group.ReadReceipt");
+    assert_eq!(events[1].data, json!({"GroupId": gid, "Member_Account": "bob", "MsgSeqList": [seq]}));
+    assert!(events[1].id > events[0].id);
+
+    // Offline: bob reads the whole conversation while alice is away; she resumes after the last id.
+    app.ok("openim/admin_set_msg_read", json!({"Report_Account": "bob", "Peer_Account": "alice"})).await;
+    let caught_up = read_events(&app, "alice", Some(events[1].id), 1).await;
+    assert_eq!(caught_up.len(), 1, "only what happened after the resume point: {caught_up:?}");
+    assert_eq!(caught_up[0].kind, "C2C.ReadReport");
+    assert_eq!(caught_up[0].data["Report_Account"], "bob");
+}
+
+#[actix_web::test]
+async fn a_user_cannot_follow_someone_elses_stream() {
+    let app = spawn_app().await;
+    app.import(&["alice", "bob"]).await;
+    let url = format!("{}/v4/receipt_svc/event_stream?{}&To_Account=alice", app.base, app.query("bob"));
+    let v: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    assert_fail(&v, 60010);
+    let url = format!("{}/v4/receipt_svc/event_stream?{}", app.base, app.query(ADMIN));
+    let v: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    assert_fail(&v, 10004);
+    let url = format!("{}/v4/receipt_svc/event_stream?{}&last_event_id=abc", app.base, app.query("bob"));
+    let v: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    assert_fail(&v, 10004);
+}
