@@ -57,6 +57,8 @@ impl Application {
         let data = web::Data::new(state.clone());
         let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(http::configure))
             .listen(listener)?
+            // Signals are handled in `run_until_stopped` so Ctrl-C is as graceful as SIGTERM.
+            .disable_signals()
             .shutdown_timeout(20);
         if let Some(w) = settings.workers {
             server = server.workers(w);
@@ -73,12 +75,31 @@ impl Application {
         self.port
     }
 
-    /// Runs until the server stops (Ctrl-C/SIGTERM), then drains the webhook dispatcher.
+    /// Runs until Ctrl-C or SIGTERM: stops accepting, finishes in-flight requests (up to 20 s),
+    /// then drains the webhook dispatcher.
     pub async fn run_until_stopped(self) -> Result<()> {
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = shutdown_signal().await {
+                tracing::error!(error = %e, "cannot listen for shutdown signals");
+                return;
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        });
         let res = self.server.await;
         if let Some(d) = self.dispatcher {
             d.shutdown().await;
         }
         res.context("HTTP server failed")
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        res = tokio::signal::ctrl_c() => res,
+        _ = term.recv() => Ok(()),
     }
 }
