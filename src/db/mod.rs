@@ -4,7 +4,7 @@ pub mod schema;
 
 use anyhow::{Context, Result};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -13,8 +13,6 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A pool of synchronous diesel connections (used through `spawn_blocking`).
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
-/// One pooled connection.
-pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
 
 /// Builds the pool; fails fast when the database cannot be reached.
 pub fn pool(url: &str, size: u32) -> Result<DbPool> {

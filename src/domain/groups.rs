@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::PgConnection;
 use rand::Rng;
 
-use crate::db::schema::{accounts, group_members, groups};
+use crate::db::schema::{group_members, groups};
 use crate::error::{ApiError, ApiResult};
 
 /// Group types and their aliases, mapped to the canonical name.
@@ -337,9 +337,4 @@ pub fn members(conn: &mut PgConnection, group_id: &str, limit: i64, offset: i64)
         .select(Member::as_select())
         .load(conn)?;
     Ok((g.member_count, list))
-}
-
-/// Whether `id` names an imported account (used to make error messages precise).
-pub fn account_known(conn: &mut PgConnection, id: &str) -> ApiResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(accounts::table.find(id))).get_result(conn)?)
 }
