@@ -1,6 +1,9 @@
 //! Persistence: the connection pool, embedded migrations and the generated schema.
 
+mod cached;
 pub mod schema;
+
+pub use cached::cached;
 
 use anyhow::{Context, Result};
 use diesel::pg::PgConnection;

@@ -31,7 +31,7 @@ struct Count {
 
 /// Total C2C unread of `user`: messages to them newer than their read time for that peer.
 pub fn total_unread(conn: &mut PgConnection, user: &str) -> ApiResult<i64> {
-    let row: Count = diesel::sql_query(
+    let row: Count = crate::db::cached(
         "SELECT count(*) AS n FROM c2c_messages m
          LEFT JOIN c2c_read_state r ON r.reader = m.to_account AND r.peer = m.from_account
          WHERE m.to_account = $1 AND m.counts_unread AND m.msg_time > coalesce(r.read_time, -1)",
@@ -43,7 +43,7 @@ pub fn total_unread(conn: &mut PgConnection, user: &str) -> ApiResult<i64> {
 
 /// Unread count of `user` in the conversation with `peer`.
 pub fn unread_with(conn: &mut PgConnection, user: &str, peer: &str) -> ApiResult<i64> {
-    let row: Count = diesel::sql_query(
+    let row: Count = crate::db::cached(
         "SELECT count(*) AS n FROM c2c_messages m
          WHERE m.to_account = $1 AND m.from_account = $2 AND m.counts_unread
            AND m.msg_time > coalesce((SELECT read_time FROM c2c_read_state WHERE reader = $1 AND peer = $2), -1)",

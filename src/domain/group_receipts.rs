@@ -70,7 +70,7 @@ struct CtxRow {
 /// Loads the group (10010), checks receipts are on for its type (10059) and, when `user` is
 /// given, that they are a current member (10007): the preconditions of every receipt call.
 pub fn context(conn: &mut PgConnection, group_id: &str, user: Option<&str>) -> ApiResult<(GroupCtx, Option<Member>)> {
-    let row: Option<CtxRow> = diesel::sql_query(
+    let row: Option<CtxRow> = crate::db::cached(
         "SELECT g.group_type, g.last_seq, c.group_types, m.role, m.join_seq, m.read_seq, m.joined_at
            FROM groups g CROSS JOIN receipt_config c
            LEFT JOIN group_members m ON m.group_id = g.group_id AND m.user_id = $2 AND m.leave_seq IS NULL
@@ -103,7 +103,7 @@ fn member_context(conn: &mut PgConnection, group_id: &str, reader: &str) -> ApiR
 /// Locks the named messages (in seq order, so concurrent receipts cannot deadlock) and checks
 /// that each exists, requested receipts, and is eligible for `member`.
 fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: &[i64]) -> ApiResult<()> {
-    let rows: Vec<TargetRow> = diesel::sql_query(
+    let rows: Vec<TargetRow> = crate::db::cached(
         "SELECT msg_seq, from_account, need_receipt FROM group_messages
          WHERE group_id = $1 AND msg_seq = ANY($2) ORDER BY msg_seq FOR NO KEY UPDATE",
     )
@@ -144,7 +144,7 @@ fn write_reads(
     seqs: &[i64],
     acks: &[Option<String>],
 ) -> ApiResult<Vec<i64>> {
-    let rows: Vec<SeqRow> = diesel::sql_query(
+    let rows: Vec<SeqRow> = crate::db::cached(
         "WITH input AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS t(seq, ack)),
          up AS (
            INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
@@ -225,7 +225,7 @@ pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seq
     let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
     let (_, member) = member_context(conn, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
-    let rows: Vec<SeqRow> = diesel::sql_query(
+    let rows: Vec<SeqRow> = crate::db::cached(
         "WITH ins AS (
            INSERT INTO group_receipts (group_id, msg_seq, reader)
            SELECT $1, seq, $3 FROM unnest($2::bigint[]) AS t(seq)
@@ -261,7 +261,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
     let mut changed = Vec::new();
     if up_to > from {
         // Lock the candidates in seq order (same order as per-message receipts).
-        let seqs: Vec<SeqRow> = diesel::sql_query(
+        let seqs: Vec<SeqRow> = crate::db::cached(
             "SELECT m.msg_seq FROM group_messages m
              WHERE m.group_id = $1 AND m.msg_seq > $2 AND m.msg_seq <= $3 AND m.need_receipt
                AND m.from_account <> $4
@@ -279,7 +279,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
             let acks = vec![None; chunk.len()];
             changed.extend(write_reads(conn, group_id, reader, chunk, &acks)?);
         }
-        diesel::sql_query(
+        crate::db::cached(
             "UPDATE group_members SET read_seq = greatest(read_seq, $3)
              WHERE group_id = $1 AND user_id = $2 AND leave_seq IS NULL",
         )
@@ -362,7 +362,7 @@ struct CountRow {
 
 /// Counts for many messages in one round trip.
 pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
-    let rows: Vec<CountRow> = diesel::sql_query(
+    let rows: Vec<CountRow> = crate::db::cached(
         "SELECT m.msg_seq, m.need_receipt, m.eligible_count, m.read_count, m.delivered_count,
                 (SELECT count(*) FROM group_members s
                   WHERE s.group_id = m.group_id AND s.leave_seq IS NOT NULL
@@ -491,7 +491,7 @@ pub fn list(
     let mut page = ListPage { read: Vec::new(), unread: Vec::new(), cursor: String::new(), finished: true };
     let last = match filter {
         ListFilter::Read => {
-            let mut rows: Vec<ReaderRow> = diesel::sql_query(
+            let mut rows: Vec<ReaderRow> = crate::db::cached(
                 "SELECT reader, read_at, ack_content FROM group_receipts
                  WHERE group_id = $1 AND msg_seq = $2 AND reader > $3 AND read_at IS NOT NULL
                  ORDER BY reader LIMIT $4",
@@ -510,7 +510,7 @@ pub fn list(
             page.read.last().map(|r| r.account.clone())
         }
         ListFilter::Unread => {
-            let mut rows: Vec<UserRow> = diesel::sql_query(
+            let mut rows: Vec<UserRow> = crate::db::cached(
                 "SELECT s.user_id FROM group_members s
                  WHERE s.group_id = $1 AND s.leave_seq IS NULL AND s.user_id > $3 AND s.join_seq < $2
                    AND s.user_id <> $5

@@ -190,7 +190,7 @@ async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
 
 /// Returns deliveries whose lease expired (their worker died) to the queue.
 fn reap_expired(conn: &mut PgConnection) -> ApiResult<usize> {
-    Ok(diesel::sql_query(
+    Ok(crate::db::cached(
         "UPDATE webhook_deliveries SET state = 0, lease_until = NULL, last_error = 'lease expired (worker stopped)'
          WHERE state = 1 AND lease_until < now()",
     )
@@ -230,7 +230,7 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
         let jobs: Vec<Job> = shared
             .state
             .db(move |conn| {
-                Ok(diesel::sql_query(
+                Ok(crate::db::cached(
                     "WITH c AS (SELECT id FROM webhook_deliveries
                                 WHERE endpoint_id = $1 AND state = 0 AND next_attempt_at <= now()
                                 ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -433,7 +433,7 @@ fn finalize(conn: &mut PgConnection, id: i64, token: i64, endpoint_id: i64, next
         Next::Dead => (3, None),
         Next::Gone => (4, None),
     };
-    let updated = diesel::sql_query(
+    let updated = crate::db::cached(
         "UPDATE webhook_deliveries
             SET state = $3, lease_until = NULL, lease_token = NULL,
                 next_attempt_at = coalesce($4, next_attempt_at),
@@ -453,7 +453,7 @@ fn finalize(conn: &mut PgConnection, id: i64, token: i64, endpoint_id: i64, next
         // Our lease expired and another worker owns the delivery now; its outcome wins.
         return Ok(());
     }
-    diesel::sql_query(
+    crate::db::cached(
         "INSERT INTO webhook_attempts (delivery_id, attempt_no, started_at, latency_ms, status_code, error, response_prefix)
          SELECT $1, attempts, $2, $3, $4, $5, $6 FROM webhook_deliveries WHERE id = $1",
     )
@@ -465,7 +465,7 @@ fn finalize(conn: &mut PgConnection, id: i64, token: i64, endpoint_id: i64, next
     .bind::<diesel::sql_types::Nullable<Text>, _>(a.response.as_deref())
     .execute(conn)?;
     if let Next::Gone = next {
-        diesel::sql_query(
+        crate::db::cached(
             "UPDATE webhook_endpoints SET enabled = FALSE, updated_at = now(),
                     disabled_reason = 'the endpoint answered 410 Gone'
               WHERE id = $1",
@@ -491,7 +491,7 @@ async fn drain(shared: &Rc<Shared>) {
         .state
         .db(move |conn| {
             for (id, token) in &leases {
-                diesel::sql_query(
+                crate::db::cached(
                     "UPDATE webhook_deliveries SET state = 0, lease_until = NULL, lease_token = NULL,
                             attempts = greatest(attempts - 1, 0)
                       WHERE id = $1 AND lease_token = $2 AND state = 1",

@@ -335,7 +335,7 @@ pub fn replay_since(
     failing: bool,
 ) -> ApiResult<usize> {
     get(conn, endpoint_id)?;
-    Ok(diesel::sql_query(
+    Ok(crate::db::cached(
         "UPDATE webhook_deliveries SET state = 0, next_attempt_at = now(), finished_at = NULL
           WHERE endpoint_id = $1 AND created_at >= $2
             AND ((state = 3 AND $3) OR (state = 0 AND attempts > 0 AND $4))",

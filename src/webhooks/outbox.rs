@@ -10,6 +10,8 @@ use crate::error::ApiResult;
 
 /// The NOTIFY channel that wakes dispatchers in every process.
 pub const CHANNEL: &str = "imreceipts_webhooks";
+/// `NOTIFY` on [`CHANNEL`], as a static string so its statement is cached.
+const NOTIFY: &str = "NOTIFY imreceipts_webhooks";
 
 /// Callback command names fired by imreceipts.
 pub const EVENT_TYPES: [&str; 3] =
@@ -34,7 +36,7 @@ pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<b
         #[diesel(sql_type = diesel::sql_types::Bool)]
         yes: bool,
     }
-    let row: Row = diesel::sql_query(
+    let row: Row = crate::db::cached(
         "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))) AS yes",
     )
     .bind::<Text, _>(event_type)
@@ -46,7 +48,7 @@ pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<b
 /// transaction; returns how many deliveries were queued (none when nobody subscribes).
 pub fn enqueue(conn: &mut PgConnection, event_type: &str, payload: &Value) -> ApiResult<usize> {
     let body = serde_json::to_vec(payload)?;
-    let queued = diesel::sql_query(
+    let queued = crate::db::cached(
         "WITH ep AS (SELECT id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))),
               ev AS (INSERT INTO webhook_events (public_id, event_type, body)
                      SELECT $2, $1, $3 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
@@ -58,7 +60,7 @@ pub fn enqueue(conn: &mut PgConnection, event_type: &str, payload: &Value) -> Ap
     .execute(conn)?;
     if queued > 0 {
         // Delivered to listeners only when the transaction commits.
-        diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
+        crate::db::cached(NOTIFY).execute(conn)?;
     }
     Ok(queued)
 }

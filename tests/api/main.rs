@@ -8,5 +8,6 @@ mod openapi;
 mod processes;
 mod receipts;
 mod receipts_scale;
+mod storage;
 mod stream;
 mod webhooks;
