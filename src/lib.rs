@@ -38,7 +38,7 @@ impl Application {
         {
             let mut conn = pool.get().context("getting a database connection")?;
             for admin in &identity.admins {
-                domain::accounts::import(&mut conn, admin, None, None)
+                domain::accounts::import(&mut conn.pg, admin, None, None)
                     .map_err(|e| anyhow::anyhow!("importing admin {admin:?}: {e}"))?;
             }
         }

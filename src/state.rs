@@ -42,7 +42,13 @@ impl AppState {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let res = f(&mut conn.pg);
+            if let Err(ApiError::Internal(e)) = &res {
+                if let Some(db_err) = e.downcast_ref::<diesel::result::Error>() {
+                    conn.observe(db_err);
+                }
+            }
+            res
         })
         .await
         .map_err(|e| ApiError::Internal(e.into()))?

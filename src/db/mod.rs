@@ -15,7 +15,49 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A pool of synchronous diesel connections (used through `spawn_blocking`).
-pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbPool = Pool<Manager>;
+
+/// A pooled connection that remembers whether it lost its server.
+pub struct Conn {
+    /// The diesel connection.
+    pub pg: PgConnection,
+    lost: bool,
+}
+
+impl Conn {
+    /// Notes `err`: a connection that lost its server is dropped instead of reused.
+    pub fn observe(&mut self, err: &diesel::result::Error) {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if matches!(
+            err,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)
+        ) {
+            self.lost = true;
+        }
+    }
+}
+
+/// r2d2 manager for [`Conn`]. It skips r2d2's `SELECT 1` before every checkout (a round trip
+/// per request) and instead discards connections whose queries found the server gone.
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<PgConnection>);
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        Ok(Conn { pg: self.0.connect()?, lost: false })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        self.0.is_valid(&mut conn.pg)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.lost || self.0.has_broken(&mut conn.pg)
+    }
+}
 
 /// Builds the pool; fails fast when the database cannot be reached.
 pub fn pool(url: &str, size: u32) -> Result<DbPool> {
@@ -25,7 +67,7 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool> {
         // Broken connections are still detected (diesel reports them) and replaced.
         .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))
-        .build(ConnectionManager::new(url))
+        .build(Manager(ConnectionManager::new(url)))
         .context("connecting to the database")
 }
 

@@ -79,6 +79,7 @@ pub fn fresh_database() -> (String, String) {
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
+    pub db_url: String,
     db_name: String,
     pub client: reqwest::Client,
 }
@@ -126,7 +127,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let app = Application::build(&settings, identity(), &db_url).expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { base, db_name, client: reqwest::Client::new() }
+    TestApp { base, db_url, db_name, client: reqwest::Client::new() }
 }
 
 /// A valid UserSig for `identifier`.

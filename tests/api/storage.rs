@@ -40,3 +40,25 @@ fn cached_queries_are_prepared_once_per_connection_with_binds_in_order() {
     }
     assert_eq!(prepared_named(&mut conn, "marker-b"), 0);
 }
+
+#[actix_web::test]
+async fn connections_lost_to_a_database_restart_are_replaced() {
+    let app = spawn_app().await;
+    app.import(&["alice"]).await;
+    // Terminate every server-side connection of this app's database, as a restart would.
+    let mut admin = PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut admin)
+    .unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..25 {
+        let v =
+            app.call("im_open_login_svc/account_check", serde_json::json!({"CheckItem": [{"UserID": "alice"}]})).await;
+        codes.push(v["ErrorCode"].as_i64().unwrap());
+    }
+    // Each dead connection fails at most one request (answered as an internal-error envelope,
+    // never a 500); then the pool replaces it instead of reusing it forever.
+    assert!(codes[15..].iter().all(|c| *c == 0), "requests keep failing after the restart: {codes:?}");
+}

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -219,9 +219,6 @@ async fn progress(label: String, live: Arc<Live>, start: Instant, warmup: Durati
         }
     }
 }
-
-/// A bounded list of samples shared by concurrent tasks (the webhook receiver's log).
-pub type SharedLog<T> = Arc<Mutex<Vec<T>>>;
 
 #[cfg(test)]
 mod tests {

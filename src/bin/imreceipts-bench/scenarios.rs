@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::load::{closed_loop, Measured, Outcome, Plan};
-use crate::seed::{self, account, c2c_receiver, c2c_sender, World, LARGE_GROUP, MEDIUM_GROUP};
+use crate::seed::{self, account, c2c_receiver, c2c_sender, World};
 use crate::target::Api;
 
 /// Messages per call in S1b (Tencent clients report up to 30 at a time).
@@ -24,7 +24,7 @@ fn newly_read(v: &Value) -> u64 {
 
 /// S1a: one message per `group_msg_receipt` call in the 200-member group.
 pub async fn s1_single(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let (api, sizes) = (api.clone(), world.sizes.clone());
+    let (api, sizes, group) = (api.clone(), world.sizes.clone(), world.medium_group.clone());
     let msgs = sizes.medium_single_msgs as u64;
     let readers = sizes.medium_members as u64 - 1;
     closed_loop(plan, move |i| {
@@ -34,8 +34,9 @@ pub async fn s1_single(api: &Api, world: &World, plan: &Plan) -> Measured {
         let k = i % (msgs * readers);
         let seq = 1 + k % msgs;
         let reader = account(1 + (k / msgs) as usize);
+        let group = group.clone();
         async move {
-            let body = json!({"GroupId": MEDIUM_GROUP, "From_Account": reader, "MsgSeqList": [{"MsgSeq": seq}]});
+            let body = json!({"GroupId": group, "From_Account": reader, "MsgSeqList": [{"MsgSeq": seq}]});
             let v = api.call("group_open_http_svc/group_msg_receipt", &body).await?;
             Ok(Outcome { items: 1, new_items: newly_read(&v), sub: Vec::new() })
         }
@@ -45,7 +46,7 @@ pub async fn s1_single(api: &Api, world: &World, plan: &Plan) -> Measured {
 
 /// S1b: 30 messages per `group_msg_receipt` call in the 200-member group.
 pub async fn s1_batch(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let (api, sizes) = (api.clone(), world.sizes.clone());
+    let (api, sizes, group) = (api.clone(), world.sizes.clone(), world.medium_group.clone());
     let chunks = (sizes.medium_batch_msgs / BATCH) as u64;
     let first = sizes.medium_single_msgs as u64 + 1;
     let readers = sizes.medium_members as u64 - 1;
@@ -54,9 +55,10 @@ pub async fn s1_batch(api: &Api, world: &World, plan: &Plan) -> Measured {
         let k = i % (chunks * readers);
         let start = first + (k % chunks) * BATCH as u64;
         let reader = account(1 + (k / chunks) as usize);
+        let group = group.clone();
         async move {
             let list: Vec<Value> = (start..start + BATCH as u64).map(|s| json!({"MsgSeq": s})).collect();
-            let body = json!({"GroupId": MEDIUM_GROUP, "From_Account": reader, "MsgSeqList": list});
+            let body = json!({"GroupId": group, "From_Account": reader, "MsgSeqList": list});
             let v = api.call("group_open_http_svc/group_msg_receipt", &body).await?;
             Ok(Outcome { items: BATCH as u64, new_items: newly_read(&v), sub: Vec::new() })
         }
@@ -108,15 +110,15 @@ pub async fn s3_set_read(api: &Api, world: &World, plan: &Plan) -> Measured {
 
 /// S4: counts of 30 messages in the 10,000-member group per `get_group_msg_receipt` call.
 pub async fn s4_counts(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let api = api.clone();
+    let (api, group) = (api.clone(), world.large_group.clone());
     let windows = (world.sizes.large_msgs.saturating_sub(S4_SEQS) + 1) as u64;
     closed_loop(plan, move |i| {
-        let api = api.clone();
+        let (api, group) = (api.clone(), group.clone());
         let start = 1 + i % windows;
         async move {
             let list: Vec<Value> = (start..start + S4_SEQS as u64).map(|s| json!({"MsgSeq": s})).collect();
             let v = api
-                .call("group_open_http_svc/get_group_msg_receipt", &json!({"GroupId": LARGE_GROUP, "MsgSeqList": list}))
+                .call("group_open_http_svc/get_group_msg_receipt", &json!({"GroupId": group, "MsgSeqList": list}))
                 .await?;
             let items = v["GroupMsgReceiptList"].as_array().map_or(0, Vec::len) as u64;
             if items != S4_SEQS as u64 {
@@ -131,14 +133,14 @@ pub async fn s4_counts(api: &Api, world: &World, plan: &Plan) -> Measured {
 /// S5: full walks of the read and then the unread list of one message of the 10,000-member
 /// group, 100 per page; checks that the two lists add up to the message's eligible readers.
 pub async fn s5_walk(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let api = api.clone();
+    let (api, group) = (api.clone(), world.large_group.clone());
     let sizes = world.sizes.clone();
     // Messages in the middle of the large group: about half its seeded readers read them.
     let msgs = sizes.large_msgs as u64;
     let (lo, hi) = (msgs / 4 + 1, 3 * msgs / 4);
     let eligible = sizes.large_members as u64 - 1;
     closed_loop(plan, move |i| {
-        let api = api.clone();
+        let (api, group) = (api.clone(), group.clone());
         let seq = lo + i % (hi - lo + 1);
         async move {
             let mut pages = Vec::new();
@@ -147,7 +149,7 @@ pub async fn s5_walk(api: &Api, world: &World, plan: &Plan) -> Measured {
                 let mut cursor = String::new();
                 loop {
                     let body = json!({
-                        "GroupId": LARGE_GROUP, "MsgSeq": seq, "Filter": filter, "Cursor": cursor, "Count": S5_PAGE,
+                        "GroupId": group, "MsgSeq": seq, "Filter": filter, "Cursor": cursor, "Count": S5_PAGE,
                     });
                     let t = Instant::now();
                     let v = api.call("group_open_http_svc/get_group_msg_receipt_detail", &body).await?;

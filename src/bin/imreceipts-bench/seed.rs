@@ -1,7 +1,7 @@
 //! Seeding through the public API, with bounded concurrency: accounts, three groups, C2C
 //! pairs, receipt-requesting messages, and reads in the large group so its lists are mixed.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, Result};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -50,13 +50,15 @@ impl Sizes {
             large_members: 10_000,
             small_members: 20,
             medium_members: 200,
-            small_msgs: 400,
-            medium_single_msgs: 600,
-            medium_batch_msgs: 1_800,
+            // Sized so that 17 s at the rates this machine reaches (and a few times more)
+            // stays within the seeded (message, reader) pairs: every write is new.
+            small_msgs: 1_500,
+            medium_single_msgs: 900,
+            medium_batch_msgs: 4_500,
             large_msgs: 40,
             large_readers: 3_000,
             c2c_senders: 100,
-            c2c_msgs_per_pair: 60,
+            c2c_msgs_per_pair: 100,
         }
     }
 
@@ -67,9 +69,9 @@ impl Sizes {
             large_members: 300,
             small_members: 20,
             medium_members: 200,
-            small_msgs: 30,
-            medium_single_msgs: 60,
-            medium_batch_msgs: 120,
+            small_msgs: 300,
+            medium_single_msgs: 150,
+            medium_batch_msgs: 600,
             large_msgs: 40,
             large_readers: 100,
             c2c_senders: 10,
@@ -94,9 +96,16 @@ pub struct World {
     pub sizes: Sizes,
     /// `keys[sender][round]`: the MsgKey shared by that sender's round of messages.
     pub c2c_keys: Vec<Vec<String>>,
+    /// The webhook group (S6).
+    pub small_group: String,
+    /// The group S1 writes to.
+    pub medium_group: String,
+    /// The 10,000-member group (S4, S5).
+    pub large_group: String,
 }
 
-/// Group ids.
+/// Group id stems; each run appends its own suffix, so a running server can be benchmarked
+/// again without clashing with the groups of an earlier run.
 pub const SMALL_GROUP: &str = "bench_g20";
 pub const MEDIUM_GROUP: &str = "bench_g200";
 pub const LARGE_GROUP: &str = "bench_g10k";
@@ -126,6 +135,9 @@ pub struct Step {
 
 /// Seeds everything; returns the layout and per-step timings.
 pub async fn seed(api: &Api, sizes: &Sizes) -> Result<(World, Vec<Step>)> {
+    let run = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let (small, medium, large) =
+        (format!("{SMALL_GROUP}_{run}"), format!("{MEDIUM_GROUP}_{run}"), format!("{LARGE_GROUP}_{run}"));
     let mut steps = Vec::new();
     let mut timed = |what: &str, requests: usize, t: Instant| {
         let s = Step { what: what.to_string(), requests, seconds: t.elapsed().as_secs_f64() };
@@ -146,9 +158,9 @@ pub async fn seed(api: &Api, sizes: &Sizes) -> Result<(World, Vec<Step>)> {
 
     let t = Instant::now();
     let groups = [
-        (SMALL_GROUP, sizes.small_members),
-        (MEDIUM_GROUP, sizes.medium_members),
-        (LARGE_GROUP, sizes.large_members),
+        (small.as_str(), sizes.small_members),
+        (medium.as_str(), sizes.medium_members),
+        (large.as_str(), sizes.large_members),
     ];
     let counts = stream::iter(groups.map(|(g, members)| create_group(api, g, members)))
         .buffer_unordered(3)
@@ -158,9 +170,9 @@ pub async fn seed(api: &Api, sizes: &Sizes) -> Result<(World, Vec<Step>)> {
 
     let t = Instant::now();
     let plan = [
-        (SMALL_GROUP, sizes.small_msgs),
-        (MEDIUM_GROUP, sizes.medium_single_msgs + sizes.medium_batch_msgs),
-        (LARGE_GROUP, sizes.large_msgs),
+        (small.as_str(), sizes.small_msgs),
+        (medium.as_str(), sizes.medium_single_msgs + sizes.medium_batch_msgs),
+        (large.as_str(), sizes.large_msgs),
     ];
     let total: usize = plan.iter().map(|p| p.1).sum();
     // Sends to one group serialise on its sequence counter; a few in flight hide the HTTP
@@ -185,9 +197,8 @@ pub async fn seed(api: &Api, sizes: &Sizes) -> Result<(World, Vec<Step>)> {
     let n = sends.len();
     let results: Vec<(usize, usize, String)> = stream::iter(sends.into_iter().map(|(s, round)| {
         let api = api.clone();
-        let to: Vec<String> = (0..RECEIVERS_PER_SENDER)
-            .map(|j| c2c_receiver(sizes, s * RECEIVERS_PER_SENDER + j))
-            .collect();
+        let to: Vec<String> =
+            (0..RECEIVERS_PER_SENDER).map(|j| c2c_receiver(sizes, s * RECEIVERS_PER_SENDER + j)).collect();
         async move {
             let body = json!({
                 "From_Account": account(s), "To_Account": to, "MsgRandom": round, "IsNeedReadReceipt": 1,
@@ -225,19 +236,17 @@ pub async fn seed(api: &Api, sizes: &Sizes) -> Result<(World, Vec<Step>)> {
     let t = Instant::now();
     run_all((1..=sizes.large_readers).map(|i| {
         let api = api.clone();
-        let body = json!({"GroupId": LARGE_GROUP, "Member_Account": account(i), "MsgSeq": read_upto(sizes, i)});
+        let body = json!({"GroupId": large, "Member_Account": account(i), "MsgSeq": read_upto(sizes, i)});
         async move { api.call("receipt_svc/group_msg_read_report", &body).await }
     }))
     .await?;
     timed(
-        &format!(
-            "{} members of {LARGE_GROUP} read a prefix of its messages (group_msg_read_report)",
-            sizes.large_readers
-        ),
+        &format!("{} members of {large} read a prefix of its messages (group_msg_read_report)", sizes.large_readers),
         sizes.large_readers,
         t,
     );
-    Ok((World { sizes: sizes.clone(), c2c_keys }, steps))
+    let world = World { sizes: sizes.clone(), c2c_keys, small_group: small, medium_group: medium, large_group: large };
+    Ok((world, steps))
 }
 
 /// The MsgSeq reader `i` of the large group reads up to: spread evenly, so message S has
@@ -282,9 +291,4 @@ where
         .try_for_each(|_| async { Ok(()) })
         .await
         .map_err(|e| anyhow!("seeding failed: {e}"))
-}
-
-/// Seconds spent seeding in total.
-pub fn total(steps: &[Step]) -> Duration {
-    Duration::from_secs_f64(steps.iter().map(|s| s.seconds).sum())
 }

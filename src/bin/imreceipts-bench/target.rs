@@ -8,12 +8,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use imreceipts::embedded_pg::{EmbeddedPg, PgOptions};
 use imreceipts::settings::Settings;
 use imreceipts::state::AppIdentity;
 use imreceipts::{db, usersig, Application};
 use serde_json::Value;
+
+use crate::pgstats;
 
 /// Set while the harness tears the server down, so the expected "lost its connection"
 /// warnings of the webhook listener do not look like failures.
@@ -73,11 +76,6 @@ impl Api {
         }
         Ok(v)
     }
-
-    /// The server's base URL.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
 }
 
 /// An in-process server on its own actix System, backed by an embedded cluster.
@@ -97,33 +95,30 @@ pub struct Embedded {
 impl Embedded {
     /// Starts (or reuses) the cluster under `data_dir`, creates a fresh database and runs the
     /// server on it with the library's default settings (port 0, loopback webhooks allowed).
-    pub fn start(data_dir: &Path, identity: AppIdentity) -> Result<Embedded> {
+    /// With `pg_stats`, the cluster is (re)started with `pg_stat_statements` loaded; without,
+    /// it is restarted without it if an earlier run left it loaded.
+    pub fn start(data_dir: &Path, identity: AppIdentity, pg_stats: bool) -> Result<Embedded> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         // Durable settings (fsync on), like a real deployment: the raw baseline runs on the
         // same cluster, so both pay the same commit cost.
-        let pg = EmbeddedPg::start(data_dir, &PgOptions::default())?;
-        let admin_url = pg.url("postgres");
-        drop_leftovers(&admin_url)?;
-        let db_name = format!("{DB_PREFIX}{}_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"), std::process::id());
-        db::create_database_if_missing(&admin_url, &db_name, None)?;
-        let db_url = pg.url(&db_name);
-
-        let mut settings = Settings::defaults();
-        settings.listen = "127.0.0.1:0".parse()?;
-        settings.data_dir = data_dir.to_path_buf();
-        settings.webhooks.allow_loopback = true;
-        let url = db_url.clone();
-        let (port, system, thread) = spawn_system("imreceipts-server", move || {
-            let app = Application::build(&settings, identity, &url)?;
-            let port = app.port();
-            actix_web::rt::spawn(async move {
-                if let Err(e) = app.run_until_stopped().await {
-                    tracing::error!(error = %e, "the server under test stopped");
-                }
-            });
-            Ok(port)
-        })?;
-        Ok(Embedded { pg, admin_url, db_url, db_name, system, thread: Some(thread), port })
+        let mut pg = EmbeddedPg::start(data_dir, &PgOptions::default())?;
+        let started = switch_pg_stats(&mut pg, data_dir, pg_stats).and_then(|()| launch(&pg, data_dir, identity));
+        match started {
+            Ok(s) => Ok(Embedded {
+                admin_url: pg.url("postgres"),
+                pg,
+                db_url: s.db_url,
+                db_name: s.db_name,
+                system: s.system,
+                thread: Some(s.thread),
+                port: s.port,
+            }),
+            Err(e) => {
+                // Never leave a cluster running behind a failed start.
+                pg.stop();
+                Err(e)
+            }
+        }
     }
 
     /// Stops the server, drops its database (unless `keep`) and stops the cluster.
@@ -141,6 +136,56 @@ impl Embedded {
         }
         self.pg.stop();
     }
+}
+
+/// What [`launch`] started.
+struct Launched {
+    db_url: String,
+    db_name: String,
+    system: actix_web::rt::System,
+    thread: JoinHandle<()>,
+    port: u16,
+}
+
+/// Restarts the cluster when pg_stat_statements is loaded and should not be, or vice versa.
+fn switch_pg_stats(pg: &mut EmbeddedPg, data_dir: &Path, wanted: bool) -> Result<()> {
+    if pgstats::loaded(&pg.url("postgres"))? != wanted {
+        pgstats::configure(&pg.url("postgres"), wanted)?;
+        pg.stop();
+        *pg = EmbeddedPg::start(data_dir, &PgOptions::default())?;
+    }
+    let loaded = pgstats::loaded(&pg.url("postgres"))?;
+    if loaded != wanted {
+        tracing::warn!("the bench cluster was running before this run, so pg_stat_statements could not be switched; stop it and run again");
+    } else if wanted {
+        pgstats::track_planning(&pg.url("postgres"))?;
+    }
+    Ok(())
+}
+
+/// Creates a fresh database and starts the server on it.
+fn launch(pg: &EmbeddedPg, data_dir: &Path, identity: AppIdentity) -> Result<Launched> {
+    let admin_url = pg.url("postgres");
+    drop_leftovers(&admin_url)?;
+    let db_name = format!("{DB_PREFIX}{}_{}", chrono::Utc::now().format("%Y%m%d%H%M%S"), std::process::id());
+    db::create_database_if_missing(&admin_url, &db_name, None)?;
+    let db_url = pg.url(&db_name);
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".parse()?;
+    settings.data_dir = data_dir.to_path_buf();
+    settings.webhooks.allow_loopback = true;
+    let url = db_url.clone();
+    let (port, system, thread) = spawn_system("imreceipts-server", move || {
+        let app = Application::build(&settings, identity, &url)?;
+        let port = app.port();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = app.run_until_stopped().await {
+                tracing::error!(error = %e, "the server under test stopped");
+            }
+        });
+        Ok(port)
+    })?;
+    Ok(Launched { db_url, db_name, system, thread, port })
 }
 
 /// Runs `init` inside a new actix System on a thread of its own and keeps that System running
@@ -172,8 +217,8 @@ fn drop_leftovers(admin_url: &str) -> Result<()> {
         datname: String,
     }
     let mut conn = PgConnection::establish(admin_url).context("connecting to the bench cluster")?;
-    let old: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'imr\\_bench\\_%'")
-        .load(&mut conn)?;
+    let old: Vec<Name> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'imr\\_bench\\_%'").load(&mut conn)?;
     for n in old {
         diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", n.datname)).execute(&mut conn)?;
     }

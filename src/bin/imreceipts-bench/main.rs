@@ -1,0 +1,470 @@
+//! `imreceipts-bench`: load scenarios for the receipt API and the webhook dispatcher, with a
+//! raw PostgreSQL baseline, written up as Markdown and JSON under `bench/results/`.
+//!
+//! `imreceipts-bench all` starts the server in-process on a fresh database of an embedded
+//! cluster (`var/bench`), seeds it, runs every scenario for a fixed time and stops everything.
+//! See BENCHMARKS.md.
+
+mod baseline;
+mod cpu;
+mod load;
+mod pgstats;
+mod report;
+mod scenarios;
+mod seed;
+mod target;
+mod webhook;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use imreceipts::state::AppIdentity;
+use tracing_subscriber::prelude::*;
+
+use crate::load::{Measured, Plan};
+use crate::report::{Config, Machine, Report, Scenario, Seed};
+use crate::seed::{Sizes, World};
+use crate::target::{Api, Embedded};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "imreceipts-bench",
+    about = "Benchmarks imreceipts: receipt writes and reads, webhook delivery, and a raw PostgreSQL baseline"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every scenario (S1-S6) and the pgbench baseline.
+    All(Opts),
+    /// Only the named scenarios.
+    Run {
+        /// Comma-separated: s1,s2,s3,s4,s5,s6,pg.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scenarios: Vec<Id>,
+        #[command(flatten)]
+        opts: Opts,
+    },
+}
+
+/// Scenario ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Id {
+    S1,
+    S2,
+    S3,
+    S4,
+    S5,
+    S6,
+    /// The pgbench baseline for S1 and S2.
+    Pg,
+}
+
+#[derive(Debug, Clone, Args)]
+struct Opts {
+    /// Recorded seconds per scenario.
+    #[arg(long, default_value_t = 15)]
+    duration: u64,
+    /// Unrecorded warm-up seconds before each scenario.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Concurrent requests of the write scenarios (S1-S3), and pgbench clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Concurrent requests of the read scenarios (S4, S5).
+    #[arg(long, default_value_t = 4)]
+    read_concurrency: usize,
+    /// Receipts per second generated in S6, one step per value.
+    #[arg(long, value_delimiter = ',', default_value = "200,400,800")]
+    webhook_rates: Vec<u32>,
+    /// MaxInFlight of the S6 endpoint (1-64; the server's default when unset).
+    #[arg(long)]
+    webhook_max_in_flight: Option<u32>,
+    /// A small data set (for the smoke test).
+    #[arg(long)]
+    small_seed: bool,
+    /// Where the reports go.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    /// Data directory of the embedded cluster.
+    #[arg(long, default_value = "var/bench")]
+    data_dir: PathBuf,
+    /// Keep the bench database after the run (embedded mode).
+    #[arg(long)]
+    keep_db: bool,
+    /// Load pg_stat_statements in the embedded cluster and report the top statements of each
+    /// scenario (restarts the bench cluster when switching on or off).
+    #[arg(long)]
+    pg_stats: bool,
+    /// Benchmark a running server instead (e.g. http://127.0.0.1:8080).
+    #[arg(long, requires_all = ["sdkappid", "key"])]
+    target: Option<String>,
+    /// SDKAppID of the running server.
+    #[arg(long)]
+    sdkappid: Option<u64>,
+    /// Secret key of the running server.
+    #[arg(long)]
+    key: Option<String>,
+    /// App admin identifier.
+    #[arg(long, default_value = "administrator")]
+    admin: String,
+    /// With --target: URL of a database in the server's PostgreSQL cluster, for the pgbench
+    /// baseline (skipped without it).
+    #[arg(long)]
+    pg_url: Option<String>,
+}
+
+fn main() -> Result<()> {
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()));
+    // The server's webhook listener complains when its database goes away at teardown.
+    let quiet = tracing_subscriber::filter::filter_fn(|_| !target::SHUTTING_DOWN.load(Ordering::Relaxed));
+    tracing_subscriber::registry().with(fmt.with_filter(quiet)).init();
+
+    let cli = Cli::parse();
+    let (ids, opts, command) = match cli.command {
+        Command::All(o) => (vec![Id::S1, Id::S2, Id::S3, Id::S4, Id::S5, Id::S6, Id::Pg], o, "all".to_string()),
+        Command::Run { scenarios, opts } => {
+            let names: Vec<String> = scenarios.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
+            (scenarios, opts, format!("run --scenarios {}", names.join(",")))
+        }
+    };
+    if opts.duration == 0 || opts.concurrency == 0 || opts.read_concurrency == 0 {
+        bail!("--duration, --concurrency and --read-concurrency must be at least 1");
+    }
+    let started = Instant::now();
+    let mut machine = Machine::describe();
+    let sdkappid = opts.sdkappid.unwrap_or(1_400_000_001);
+    let key = opts.key.clone().unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>()));
+    let embedded = match &opts.target {
+        Some(_) => None,
+        None => {
+            eprintln!("[setup] starting the embedded cluster under {} and the server", opts.data_dir.display());
+            let identity = AppIdentity { sdkappid, secret_key: key.clone(), admins: vec![opts.admin.clone()] };
+            Some(Embedded::start(&opts.data_dir, identity, opts.pg_stats)?)
+        }
+    };
+    let base = match (&opts.target, &embedded) {
+        (Some(t), _) => t.clone(),
+        (None, Some(e)) => format!("http://127.0.0.1:{}", e.port),
+        (None, None) => unreachable!("embedded is set when there is no target"),
+    };
+    let api = Api::new(&base, sdkappid, &key, &opts.admin)?;
+    let pg_admin = embedded.as_ref().map(|e| e.admin_url.clone()).or(opts.pg_url.clone());
+    if let Some(url) = &pg_admin {
+        machine.postgres = target::pg_version(url).unwrap_or_default();
+        if let Some(port) = url::Url::parse(url).ok().and_then(|u| u.port()) {
+            cpu::watch_postgres(port);
+        }
+    }
+    let config = Config {
+        command: format!("imreceipts-bench {command}"),
+        target: if embedded.is_some() { format!("in-process server at {base}") } else { base.clone() },
+        duration_s: opts.duration,
+        warmup_s: opts.warmup,
+        write_concurrency: opts.concurrency,
+        read_concurrency: opts.read_concurrency,
+        webhook_rates: opts.webhook_rates.clone(),
+        webhook_max_in_flight: opts.webhook_max_in_flight,
+        server: if embedded.is_some() {
+            let defaults = imreceipts::settings::Settings::defaults();
+            format!(
+                "library defaults ({} HTTP workers = cores, pool of {} connections, webhook dispatcher on), log filter {:?}, PostgreSQL with fsync and synchronous_commit on",
+                report_workers(&defaults),
+                defaults.pool_size,
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())
+            )
+        } else {
+            "as configured by its operator".into()
+        },
+    };
+    let mut report = Report {
+        generated_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        machine,
+        config,
+        seed: None,
+        scenarios: Vec::new(),
+        webhooks: Vec::new(),
+        webhook_cpu: None,
+        baselines: Vec::new(),
+        ratios: Vec::new(),
+        goals: Vec::new(),
+        failures: Vec::new(),
+        total_s: 0.0,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = rt.block_on(run(&api, &ids, &opts, embedded.as_ref(), pg_admin.as_deref(), &mut report));
+    if let Err(e) = &result {
+        report.failures.push(format!("{e:#}"));
+    }
+    report.machine.loadavg_after = cpu::loadavg();
+    report.total_s = started.elapsed().as_secs_f64();
+    report.evaluate();
+    let written = report.write(&opts.out);
+    drop(rt);
+    if let Some(e) = embedded {
+        e.stop(opts.keep_db);
+    }
+    let path = written?;
+    eprintln!("\n{}", report.markdown());
+    eprintln!("[done] {} (and latest.json) in {:.0} s", path.display(), report.total_s);
+    result
+}
+
+/// Seeds, then runs the wanted scenarios in order, filling `report`.
+async fn run(
+    api: &Api,
+    ids: &[Id],
+    opts: &Opts,
+    embedded: Option<&Embedded>,
+    pg_admin: Option<&str>,
+    report: &mut Report,
+) -> Result<()> {
+    let sizes = if opts.small_seed { Sizes::small() } else { Sizes::full() };
+    let t = Instant::now();
+    let (world, steps) = seed::seed(api, &sizes).await.context("seeding")?;
+    let mut notes = vec![
+        format!(
+            "{} accounts imported: the issue's {} plus the rest of the {}-member group's members (the group needs one account per member)",
+            sizes.accounts(),
+            sizes.base_accounts,
+            sizes.large_members
+        ),
+        format!(
+            "groups: {} ({} members, {} messages, S6), {} ({} members, {} messages for S1a + {} for S1b), {} ({} members, {} messages, S4/S5); all messages from the owner with NeedReadReceipt=1",
+            world.small_group,
+            sizes.small_members,
+            sizes.small_msgs,
+            world.medium_group,
+            sizes.medium_members,
+            sizes.medium_single_msgs,
+            sizes.medium_batch_msgs,
+            world.large_group,
+            sizes.large_members,
+            sizes.large_msgs
+        ),
+        format!(
+            "{} of {}'s members read messages 1..k (k spread evenly over 1..{}) before the run, so its read and unread lists are both long",
+            sizes.large_readers,
+            world.large_group,
+            sizes.large_msgs
+        ),
+    ];
+    if let Some(e) = embedded {
+        // Fresh statistics and no pending dirty pages, as a long-running database would have.
+        target::sql(&e.db_url, "ANALYZE")?;
+        notes.push("ANALYZE after seeding".into());
+    }
+    report.seed = Some(Seed {
+        method: "through the HTTP API, 8-16 requests in flight".into(),
+        sizes: sizes.clone(),
+        total_s: t.elapsed().as_secs_f64(),
+        steps,
+        notes,
+    });
+    let db_url = embedded.map(|e| e.db_url.clone());
+    let db = db_url.as_deref();
+    let write = |label: &str| plan(label, opts.concurrency, opts);
+    let read = |label: &str| plan(label, opts.read_concurrency, opts);
+    if ids.contains(&Id::S1) {
+        let p = write("s1a group_msg_receipt x1");
+        let m = measure(db, opts.pg_stats, scenarios::s1_single(api, &world, &p)).await;
+        push(
+            report,
+            "s1a",
+            "group receipt, 1 msg/call, 200 members",
+            "group_open_http_svc/group_msg_receipt",
+            &p,
+            m,
+            &world,
+            "",
+        );
+        let p = write("s1b group_msg_receipt x30");
+        let m = measure(db, opts.pg_stats, scenarios::s1_batch(api, &world, &p)).await;
+        push(
+            report,
+            "s1b",
+            "group receipt, 30 msgs/call, 200 members",
+            "group_open_http_svc/group_msg_receipt",
+            &p,
+            m,
+            &world,
+            "",
+        );
+    }
+    if ids.contains(&Id::S2) {
+        let p = write("s2 c2c_msg_read_receipt");
+        let m = measure(db, opts.pg_stats, scenarios::s2_c2c(api, &world, &p)).await;
+        push(report, "s2", "C2C read receipt, 1 msg/call", "openim/c2c_msg_read_receipt", &p, m, &world, "");
+    }
+    if ids.contains(&Id::S3) {
+        let p = write("s3 admin_set_msg_read");
+        let m = measure(db, opts.pg_stats, scenarios::s3_set_read(api, &world, &p)).await;
+        let note = "every call upserts the conversation's read time (a write even when the time does not move) and counts the reader's unread messages";
+        push(report, "s3", "C2C conversation read (set read time)", "openim/admin_set_msg_read", &p, m, &world, note);
+    }
+    if ids.contains(&Id::S4) {
+        let p = read("s4 get_group_msg_receipt x30");
+        let m = measure(db, opts.pg_stats, scenarios::s4_counts(api, &world, &p)).await;
+        push(
+            report,
+            "s4",
+            "read counts of 30 msgs, 10,000 members",
+            "group_open_http_svc/get_group_msg_receipt",
+            &p,
+            m,
+            &world,
+            "",
+        );
+    }
+    if ids.contains(&Id::S5) {
+        let p = read("s5 get_group_msg_receipt_detail walk");
+        let m = measure(db, opts.pg_stats, scenarios::s5_walk(api, &world, &p)).await;
+        let note = format!(
+            "one op = a full walk of the read list then the unread list of one message ({} per page); latency columns are per walk, pages below",
+            scenarios::S5_PAGE
+        );
+        push(
+            report,
+            "s5",
+            "reader lists walk, 10,000 members",
+            "group_open_http_svc/get_group_msg_receipt_detail",
+            &p,
+            m,
+            &world,
+            &note,
+        );
+    }
+    if ids.contains(&Id::S6) {
+        checkpoint(db);
+        let before = cpu::Snapshot::take();
+        let t = Instant::now();
+        let warm = Duration::from_secs(opts.warmup);
+        match webhook::run(
+            api,
+            &world,
+            &opts.webhook_rates,
+            opts.webhook_max_in_flight,
+            warm,
+            Duration::from_secs(opts.duration),
+        )
+        .await
+        {
+            Ok(r) => report.webhooks = r,
+            Err(e) => report.failures.push(format!("s6: {e:#}")),
+        }
+        report.webhook_cpu = Some(before.usage_until(&cpu::Snapshot::take(), t.elapsed().as_secs_f64()));
+    }
+    if ids.contains(&Id::Pg) {
+        match pg_admin {
+            None => report.failures.push("pg: skipped, no --pg-url for the target's cluster".into()),
+            Some(url) => {
+                let wanted = baseline::Wanted {
+                    single: ids.contains(&Id::S1) || ids == [Id::Pg],
+                    batch30: ids.contains(&Id::S1) || ids == [Id::Pg],
+                    c2c: ids.contains(&Id::S2) || ids == [Id::Pg],
+                };
+                let (url, conc) = (url.to_string(), opts.concurrency);
+                let (warm, dur) = (Duration::from_secs(opts.warmup), Duration::from_secs(opts.duration));
+                let res = tokio::task::spawn_blocking(move || baseline::run(&url, &wanted, conc, warm, dur)).await?;
+                match res {
+                    Ok(b) => report.baselines = b,
+                    Err(e) => report.failures.push(format!("pg baseline: {e:#}")),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The HTTP workers the server runs with.
+fn report_workers(s: &imreceipts::settings::Settings) -> usize {
+    s.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn plan(label: &str, concurrency: usize, opts: &Opts) -> Plan {
+    Plan {
+        label: label.to_string(),
+        concurrency,
+        warmup: Duration::from_secs(opts.warmup),
+        duration: Duration::from_secs(opts.duration),
+    }
+}
+
+/// A measured scenario with the CPU it used and, with `--pg-stats`, its top statements.
+struct Run {
+    measured: Measured,
+    cpu: cpu::Usage,
+    top: Vec<pgstats::Statement>,
+}
+
+async fn measure(db: Option<&str>, pg_stats: bool, scenario: impl Future<Output = Measured>) -> Run {
+    checkpoint(db);
+    let stats_db = db.filter(|_| pg_stats);
+    if let Some(url) = stats_db {
+        if let Err(e) = pgstats::reset(url) {
+            tracing::warn!(error = %e, "resetting pg_stat_statements failed");
+        }
+    }
+    // CPU is sampled over the whole call, warm-up included: the rates are steady by then.
+    let before = cpu::Snapshot::take();
+    let t = Instant::now();
+    let measured = scenario.await;
+    let cpu = before.usage_until(&cpu::Snapshot::take(), t.elapsed().as_secs_f64());
+    let top = stats_db.and_then(|url| pgstats::top(url, 10).ok()).unwrap_or_default();
+    Run { measured, cpu, top }
+}
+
+/// Writes dirty pages out before a scenario, so none inherits the previous one's checkpoint.
+fn checkpoint(db: Option<&str>) {
+    if let Some(url) = db {
+        if let Err(e) = target::sql(url, "CHECKPOINT") {
+            tracing::warn!(error = %e, "CHECKPOINT failed");
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push(report: &mut Report, id: &str, title: &str, command: &str, p: &Plan, run: Run, world: &World, note: &str) {
+    let mut s = Scenario::from_measured(id, title, command, p.concurrency, run.measured, run.cpu, note);
+    s.pg_top = run.top;
+    if s.new_fraction < 0.999 && id != "s4" && id != "s5" {
+        let more = format!(
+            "{:.1}% of the receipt writes were new; the rest repeated rows already read (the seeded space of {} was used up)",
+            s.new_fraction * 100.0,
+            space(id, world)
+        );
+        s.note = if s.note.is_empty() { more } else { format!("{}; {more}", s.note) };
+    }
+    eprintln!(
+        "[{id}] {:.0} ops/s, {:.0} receipts/s ({:.1}% new), p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, errors {}",
+        s.ops_per_s,
+        s.receipts_per_s,
+        s.new_fraction * 100.0,
+        s.latency.p50_ms,
+        s.latency.p99_ms,
+        s.latency.p999_ms,
+        s.errors
+    );
+    report.scenarios.push(s);
+}
+
+/// The (message, reader) pairs a write scenario can use.
+fn space(id: &str, world: &World) -> String {
+    let s = &world.sizes;
+    match id {
+        "s1a" => format!("{} messages x {} readers", s.medium_single_msgs, s.medium_members - 1),
+        "s1b" => format!("{} messages x {} readers", s.medium_batch_msgs, s.medium_members - 1),
+        "s2" => format!("{} pairs x {} messages", s.c2c_pairs(), s.c2c_msgs_per_pair),
+        _ => "rows".into(),
+    }
+}

@@ -1,0 +1,437 @@
+//! The report: one JSON document and its Markdown rendering, written as `latest.*` and as a
+//! timestamped copy.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::baseline::RawResult;
+use crate::cpu::Usage;
+use crate::load::{Measured, Percentiles};
+use crate::pgstats::Statement;
+use crate::seed::{Sizes, Step};
+use crate::webhook::WebhookResult;
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu_model: String,
+    pub memory: String,
+    pub kernel: String,
+    pub postgres: String,
+    /// 1/5/15-minute load averages before seeding and after the last scenario.
+    pub loadavg_before: String,
+    pub loadavg_after: String,
+}
+
+impl Machine {
+    /// Reads /proc; `postgres` is filled in by the caller.
+    pub fn describe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+            .unwrap_or_default();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        Machine {
+            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model,
+            memory,
+            kernel,
+            postgres: String::new(),
+            loadavg_before: crate::cpu::loadavg(),
+            loadavg_after: String::new(),
+        }
+    }
+}
+
+/// How the run was configured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub command: String,
+    pub target: String,
+    pub duration_s: u64,
+    pub warmup_s: u64,
+    pub write_concurrency: usize,
+    pub read_concurrency: usize,
+    pub webhook_rates: Vec<u32>,
+    /// MaxInFlight of the S6 endpoint (None: the server's default).
+    pub webhook_max_in_flight: Option<u32>,
+    pub server: String,
+}
+
+/// How the data was seeded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seed {
+    pub method: String,
+    pub sizes: Sizes,
+    pub steps: Vec<Step>,
+    pub total_s: f64,
+    pub notes: Vec<String>,
+}
+
+/// One closed-loop scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub command: String,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub ops: u64,
+    pub ops_per_s: f64,
+    /// Receipts written (or, for reads, counts/list entries returned) per second.
+    pub receipts_per_s: f64,
+    /// New receipts per second (writes only).
+    pub new_receipts_per_s: f64,
+    /// New receipts / receipts attempted.
+    pub new_fraction: f64,
+    pub errors: u64,
+    pub error_samples: Vec<String>,
+    pub latency: Percentiles,
+    /// Per-page latency (S5).
+    pub pages: Option<Percentiles>,
+    pub cpu: Usage,
+    /// The statements that took the most database time (`--pg-stats`).
+    pub pg_top: Vec<Statement>,
+    pub note: String,
+}
+
+impl Scenario {
+    /// Summarises a measured run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_measured(
+        id: &str,
+        title: &str,
+        command: &str,
+        concurrency: usize,
+        mut m: Measured,
+        cpu: Usage,
+        note: &str,
+    ) -> Scenario {
+        let secs = m.elapsed.as_secs_f64().max(1e-9);
+        let pages = (!m.sub_latencies_us.is_empty()).then(|| Percentiles::of(&mut m.sub_latencies_us));
+        Scenario {
+            id: id.into(),
+            title: title.into(),
+            command: command.into(),
+            concurrency,
+            seconds: secs,
+            ops: m.ops,
+            ops_per_s: m.ops as f64 / secs,
+            receipts_per_s: m.items as f64 / secs,
+            new_receipts_per_s: m.new_items as f64 / secs,
+            new_fraction: if m.items > 0 { m.new_items as f64 / m.items as f64 } else { 0.0 },
+            errors: m.errors,
+            error_samples: m.error_samples,
+            latency: Percentiles::of(&mut m.latencies_us),
+            pages,
+            cpu,
+            pg_top: Vec::new(),
+            note: note.into(),
+        }
+    }
+}
+
+/// imreceipts' receipt rate against the raw rate for the same rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub scenario: String,
+    pub imreceipts_receipts_per_s: f64,
+    pub raw_rows_per_s: f64,
+    pub ratio: f64,
+}
+
+/// A goal from the issue and whether this run met it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub goal: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated_at: String,
+    pub machine: Machine,
+    pub config: Config,
+    pub seed: Option<Seed>,
+    pub scenarios: Vec<Scenario>,
+    pub webhooks: Vec<WebhookResult>,
+    pub webhook_cpu: Option<Usage>,
+    pub baselines: Vec<RawResult>,
+    pub ratios: Vec<Ratio>,
+    pub goals: Vec<Goal>,
+    pub failures: Vec<String>,
+    pub total_s: f64,
+}
+
+impl Report {
+    /// Ratios of each write scenario to its pgbench baseline, and the issue's goals.
+    pub fn evaluate(&mut self) {
+        self.ratios = self
+            .baselines
+            .iter()
+            .filter_map(|b| {
+                let s = self.scenarios.iter().find(|s| s.id == b.baseline_of)?;
+                Some(Ratio {
+                    scenario: s.id.clone(),
+                    imreceipts_receipts_per_s: s.new_receipts_per_s,
+                    raw_rows_per_s: b.rows_per_s,
+                    ratio: if b.rows_per_s > 0.0 { s.new_receipts_per_s / b.rows_per_s } else { 0.0 },
+                })
+            })
+            .collect();
+        let mut goals = Vec::new();
+        for r in &self.ratios {
+            goals.push(Goal {
+                goal: format!("{} receipt writes >= 50% of raw PostgreSQL", r.scenario),
+                measured: format!(
+                    "{:.0}% ({:.0} vs {:.0} rows/s)",
+                    r.ratio * 100.0,
+                    r.imreceipts_receipts_per_s,
+                    r.raw_rows_per_s
+                ),
+                met: r.ratio >= 0.5,
+            });
+        }
+        if let Some(s) = self.scenarios.iter().find(|s| s.id == "s4") {
+            goals.push(Goal {
+                goal: "S4 get_group_msg_receipt (30 seqs, 10,000 members) p99 < 5 ms".into(),
+                measured: format!("p99 {:.2} ms at concurrency {}", s.latency.p99_ms, s.concurrency),
+                met: s.latency.p99_ms < 5.0 && s.errors == 0,
+            });
+        }
+        if let Some(p) = self.scenarios.iter().find(|s| s.id == "s5").and_then(|s| s.pages.clone().map(|p| (p, s))) {
+            goals.push(Goal {
+                goal: "S5 get_group_msg_receipt_detail pages p99 < 10 ms".into(),
+                measured: format!("p99 {:.2} ms at concurrency {}", p.0.p99_ms, p.1.concurrency),
+                met: p.0.p99_ms < 10.0 && p.1.errors == 0,
+            });
+        }
+        if let Some(w) = self.webhooks.first() {
+            goals.push(Goal {
+                goal: format!("S6 webhook enqueue-to-delivery p99 < 50 ms at {} receipts/s", w.rate),
+                measured: format!(
+                    "p99 {:.1} ms, {}/{} delivered",
+                    w.enqueue_to_delivery.p99_ms, w.events_delivered, w.events_expected
+                ),
+                met: w.enqueue_to_delivery.p99_ms < 50.0
+                    && w.events_delivered >= w.events_expected
+                    && w.call_errors == 0,
+            });
+        }
+        self.goals = goals;
+    }
+
+    /// Writes `latest.{json,md}` and timestamped copies under `dir`; returns the Markdown path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let json = serde_json::to_string_pretty(self)?;
+        let md = self.markdown();
+        let stamp = self.generated_at.replace([':', '-'], "");
+        for name in ["latest".to_string(), stamp] {
+            std::fs::write(dir.join(format!("{name}.json")), &json)?;
+            std::fs::write(dir.join(format!("{name}.md")), &md)?;
+        }
+        Ok(dir.join("latest.md"))
+    }
+
+    /// The Markdown rendering.
+    pub fn markdown(&self) -> String {
+        let mut o = String::new();
+        let m = &self.machine;
+        let _ = writeln!(o, "# imreceipts benchmark results\n");
+        let _ = writeln!(
+            o,
+            "Generated {} by `{}` (total {:.0} s).\n",
+            self.generated_at, self.config.command, self.total_s
+        );
+        let _ = writeln!(o, "## Machine\n");
+        let _ = writeln!(o, "- {} cores (`nproc`), {}, {} RAM, Linux {}", m.nproc, m.cpu_model, m.memory, m.kernel);
+        let _ = writeln!(o, "- {}", m.postgres);
+        let _ = writeln!(o, "- load average before: {}, after: {}", m.loadavg_before, m.loadavg_after);
+        let c = &self.config;
+        let _ = writeln!(
+            o,
+            "- target: {}; server: {}\n- each scenario: {} s warm-up (not recorded) + {} s recorded; writes at concurrency {}, reads at {}\n",
+            c.target, c.server, c.warmup_s, c.duration_s, c.write_concurrency, c.read_concurrency
+        );
+        if let Some(seed) = &self.seed {
+            let _ = writeln!(o, "## Seed ({}, {:.1} s)\n", seed.method, seed.total_s);
+            for s in &seed.steps {
+                let _ = writeln!(o, "- {} — {} requests, {:.1} s", s.what, s.requests, s.seconds);
+            }
+            for n in &seed.notes {
+                let _ = writeln!(o, "- {n}");
+            }
+            o.push('\n');
+        }
+        if !self.goals.is_empty() {
+            let _ = writeln!(o, "## Goals\n\n| goal | measured | met |\n|---|---|---|");
+            for g in &self.goals {
+                let _ = writeln!(o, "| {} | {} | {} |", g.goal, g.measured, if g.met { "yes" } else { "**no**" });
+            }
+            o.push('\n');
+        }
+        if !self.scenarios.is_empty() {
+            let _ = writeln!(
+                o,
+                "## Scenarios\n\n| id | scenario | conc. | ops/s | receipts/s | new | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n|---|---|---|---|---|---|---|---|---|---|---|"
+            );
+            for s in &self.scenarios {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {:.0} | {:.0} | {:.1}% | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+                    s.id,
+                    s.title,
+                    s.concurrency,
+                    s.ops_per_s,
+                    s.receipts_per_s,
+                    s.new_fraction * 100.0,
+                    s.latency.p50_ms,
+                    s.latency.p99_ms,
+                    s.latency.p999_ms,
+                    s.latency.max_ms,
+                    s.errors
+                );
+            }
+            let _ = writeln!(o, "\n\"receipts/s\" counts receipts written (S1-S3), counts returned (S4) or list entries returned (S5); \"new\" is the share of attempted receipt writes that were not already recorded.\n");
+            for s in self.scenarios.iter().filter(|s| s.pages.is_some()) {
+                if let Some(p) = &s.pages {
+                    let _ = writeln!(
+                        o,
+                        "{} pages: {} pages, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.1} ms; full walk (read + unread list): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms.\n",
+                        s.id, p.count, p.p50_ms, p.p99_ms, p.p999_ms, p.max_ms, s.latency.p50_ms, s.latency.p99_ms, s.latency.max_ms
+                    );
+                }
+            }
+            let _ = writeln!(o, "CPU (average cores busy during each scenario; the machine has {:.0}):\n\n| id | load generator | server | PostgreSQL | other | whole machine |\n|---|---|---|---|---|---|", self.scenarios[0].cpu.machine_capacity);
+            for s in &self.scenarios {
+                let u = &s.cpu;
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    s.id, u.client_cores, u.server_cores, u.postgres_cores, u.other_cores, u.machine_cores
+                );
+            }
+            o.push('\n');
+            for s in self.scenarios.iter().filter(|s| !s.pg_top.is_empty()) {
+                let _ = writeln!(o, "Top statements during {} (pg_stat_statements):\n\n| share | calls | exec ms | plan ms | query |\n|---|---|---|---|---|", s.id);
+                for t in &s.pg_top {
+                    let _ = writeln!(
+                        o,
+                        "| {:.0}% | {} | {:.3} | {:.3} | `{}` |",
+                        t.share * 100.0,
+                        t.calls,
+                        t.exec_ms,
+                        t.plan_ms,
+                        t.query.replace('|', "\\|")
+                    );
+                }
+                o.push('\n');
+            }
+            for s in self.scenarios.iter().filter(|s| !s.note.is_empty() || !s.error_samples.is_empty()) {
+                let _ = writeln!(o, "- {} (`{}`): {}", s.id, s.command, s.note);
+                for e in &s.error_samples {
+                    let _ = writeln!(o, "  - error: `{e}`");
+                }
+            }
+            o.push('\n');
+        }
+        if !self.webhooks.is_empty() {
+            let _ = writeln!(
+                o,
+                "## S6 webhooks (open loop: group_msg_receipt at a fixed rate, one event per new receipt)\n\n| rate/s | calls | call p99 ms | events | delivered | dup | delivered/s | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | drain s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+            );
+            for w in &self.webhooks {
+                let e = &w.enqueue_to_delivery;
+                let _ = writeln!(
+                    o,
+                    "| {} | {} ({} errors) | {:.1} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |",
+                    w.rate,
+                    w.calls,
+                    w.call_errors,
+                    w.call_latency.p99_ms,
+                    w.events_expected,
+                    w.events_delivered,
+                    w.duplicates,
+                    w.delivered_per_s,
+                    e.p50_ms,
+                    e.p99_ms,
+                    e.p999_ms,
+                    e.max_ms,
+                    w.drain_s
+                );
+            }
+            if let Some(u) = &self.webhook_cpu {
+                let _ = writeln!(
+                    o,
+                    "\ne2e = receiver arrival time - EventTime (ms, stamped when the event is enqueued in the receipt's transaction). CPU over all steps: server and receiver {:.2}, PostgreSQL {:.2}, other {:.2}, machine {:.2} cores.",
+                    u.server_cores, u.postgres_cores, u.other_cores, u.machine_cores
+                );
+            }
+            o.push('\n');
+        }
+        if !self.baselines.is_empty() {
+            let _ = writeln!(
+                o,
+                "## Raw PostgreSQL baseline (pgbench, same cluster, scratch database)\n\n| for | script | clients | tps | rows/s | p50 ms | p99 ms | failed | machine cores |\n|---|---|---|---|---|---|---|---|---|"
+            );
+            for b in &self.baselines {
+                let _ = writeln!(
+                    o,
+                    "| {} | `{}` | {} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {:.2} |",
+                    b.baseline_of,
+                    b.script,
+                    b.clients,
+                    b.tps,
+                    b.rows_per_s,
+                    b.latency.p50_ms,
+                    b.latency.p99_ms,
+                    b.failed,
+                    b.machine_cores
+                );
+            }
+            o.push('\n');
+        }
+        if !self.ratios.is_empty() {
+            let _ = writeln!(o, "## imreceipts vs raw PostgreSQL\n\n| scenario | imreceipts new receipts/s | raw rows/s | ratio |\n|---|---|---|---|");
+            for r in &self.ratios {
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.0} | {:.0} | {:.0}% |",
+                    r.scenario,
+                    r.imreceipts_receipts_per_s,
+                    r.raw_rows_per_s,
+                    r.ratio * 100.0
+                );
+            }
+            let _ = writeln!(
+                o,
+                "\nThe raw scripts write only the receipt row and the message's counters (S1) or the message row (S2), in one statement per transaction. imreceipts also authenticates the call, checks the group, membership, message and eligibility, records the live-notification event and looks for webhook subscribers, all through the HTTP API.\n"
+            );
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(o, "## Failures\n");
+            for f in &self.failures {
+                let _ = writeln!(o, "- {f}");
+            }
+        }
+        o
+    }
+}
