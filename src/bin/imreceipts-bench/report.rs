@@ -265,6 +265,15 @@ impl Report {
         let _ = writeln!(o, "- {} cores (`nproc`), {}, {} RAM, Linux {}", m.nproc, m.cpu_model, m.memory, m.kernel);
         let _ = writeln!(o, "- {}", m.postgres);
         let _ = writeln!(o, "- load average before: {}, after: {}", m.loadavg_before, m.loadavg_after);
+        let others =
+            self.scenarios.iter().map(|s| s.cpu.other_cores).chain(self.webhook_cpu.iter().map(|u| u.other_cores));
+        if let Some(max) = others.reduce(f64::max) {
+            let _ = writeln!(
+                o,
+                "- other work on the machine during the scenarios: at most {max:.2} cores on average per scenario ({})",
+                if max < 0.15 { "otherwise idle" } else { "not idle: compare with care" }
+            );
+        }
         let c = &self.config;
         let _ = writeln!(
             o,
