@@ -13,11 +13,13 @@ use crate::webhooks::outbox;
 /// Most messages one per-message receipt call may name (Tencent's client limit).
 pub const MAX_RECEIPT_ITEMS: usize = 30;
 
+/// Fails with 90008 / 90003 unless both accounts are imported (one query for both).
 fn require_pair(conn: &mut PgConnection, reader: &str, peer: &str) -> ApiResult<()> {
-    if !accounts::exists(conn, reader)? {
+    let known = accounts::existing(conn, &[reader.to_string(), peer.to_string()])?;
+    if !known.iter().any(|k| k == reader) {
         return Err(ApiError::Service(90008, format!("account {reader:?} is not imported")));
     }
-    if !accounts::exists(conn, peer)? {
+    if !known.iter().any(|k| k == peer) {
         return Err(ApiError::Service(90003, format!("Peer_Account {peer:?} is not imported")));
     }
     Ok(())
@@ -155,35 +157,35 @@ fn receipt_targets(conn: &mut PgConnection, reader: &str, sender: &str, items: &
         )));
     }
     require_pair(conn, reader, sender)?;
+    if let Some((i, it)) = items.iter().enumerate().find(|(_, it)| it.from != sender || it.to != reader) {
+        return Err(ApiError::invalid(format!(
+            "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
+            it.from, it.to
+        )));
+    }
+    let keys: Vec<&str> = items.iter().map(|it| it.key.as_str()).collect();
+    let rows: Vec<(i64, String, bool)> = c2c_messages::table
+        .filter(c2c_messages::from_account.eq(sender))
+        .filter(c2c_messages::to_account.eq(reader))
+        .filter(c2c_messages::msg_key.eq_any(&keys))
+        .select((c2c_messages::id, c2c_messages::msg_key, c2c_messages::need_receipt))
+        .load(conn)?;
     let mut ids = Vec::with_capacity(items.len());
     for (i, it) in items.iter().enumerate() {
-        if it.from != sender || it.to != reader {
-            return Err(ApiError::invalid(format!(
-                "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
-                it.from, it.to
-            )));
-        }
-        let row: Option<(i64, bool)> = c2c_messages::table
-            .filter(c2c_messages::from_account.eq(sender))
-            .filter(c2c_messages::to_account.eq(reader))
-            .filter(c2c_messages::msg_key.eq(&it.key))
-            .select((c2c_messages::id, c2c_messages::need_receipt))
-            .first(conn)
-            .optional()?;
-        match row {
+        match rows.iter().find(|(_, key, _)| *key == it.key) {
             None => {
                 return Err(ApiError::Service(
                     90054,
                     format!("C2CMsgInfo[{i}].MsgKey {:?} is not a message from {sender:?} to {reader:?}", it.key),
                 ))
             }
-            Some((_, false)) => {
+            Some((_, _, false)) => {
                 return Err(ApiError::ReceiptNotFound(format!(
                     "C2CMsgInfo[{i}].MsgKey {:?} was sent without IsNeedReadReceipt, so it takes no receipts",
                     it.key
                 )))
             }
-            Some((id, true)) => ids.push(id),
+            Some((id, _, true)) => ids.push(*id),
         }
     }
     Ok(ids)
@@ -199,31 +201,44 @@ pub fn acknowledge(
     ack: Ack,
 ) -> ApiResult<Vec<String>> {
     let ids = receipt_targets(conn, reader, sender, items)?;
-    let target = c2c_messages::table.filter(c2c_messages::id.eq_any(&ids));
-    let changed: Vec<String> = match ack {
-        Ack::Read => diesel::update(target.filter(c2c_messages::peer_read_at.is_null()))
-            .set((
-                c2c_messages::peer_read_at.eq(diesel::dsl::now),
-                c2c_messages::delivered_at.eq(diesel::dsl::sql::<
-                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                >("coalesce(delivered_at, now())")),
-            ))
-            .returning(c2c_messages::msg_key)
-            .get_results(conn)?,
-        Ack::Delivered => diesel::update(target.filter(c2c_messages::delivered_at.is_null()))
-            .set(c2c_messages::delivered_at.eq(diesel::dsl::now))
-            .returning(c2c_messages::msg_key)
-            .get_results(conn)?,
-    };
-    if !changed.is_empty() {
-        let kind = if ack == Ack::Read { "C2C.ReadReceipt" } else { "C2C.Delivered" };
-        notifications::record(
-            conn,
-            sender,
-            kind,
-            &json!({"Operator_Account": reader, "Peer_Account": sender, "MsgKeyList": changed}),
-        )?;
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        msg_key: String,
     }
+    // The state change and the sender's notification in one round trip.
+    let sql = match ack {
+        Ack::Read => {
+            "WITH changed AS (
+               UPDATE c2c_messages SET peer_read_at = now(), delivered_at = coalesce(delivered_at, now())
+                WHERE id = ANY($1) AND peer_read_at IS NULL RETURNING msg_key),
+             notify AS (
+               INSERT INTO user_events (user_id, event_type, payload)
+               SELECT $2::text, 'C2C.ReadReceipt', jsonb_build_object('Operator_Account', $3::text,
+                      'Peer_Account', $2::text, 'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key))
+                 FROM changed HAVING count(*) > 0)
+             SELECT msg_key FROM changed"
+        }
+        Ack::Delivered => {
+            "WITH changed AS (
+               UPDATE c2c_messages SET delivered_at = now()
+                WHERE id = ANY($1) AND delivered_at IS NULL RETURNING msg_key),
+             notify AS (
+               INSERT INTO user_events (user_id, event_type, payload)
+               SELECT $2::text, 'C2C.Delivered', jsonb_build_object('Operator_Account', $3::text,
+                      'Peer_Account', $2::text, 'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key))
+                 FROM changed HAVING count(*) > 0)
+             SELECT msg_key FROM changed"
+        }
+    };
+    let changed: Vec<String> = crate::db::cached(sql)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
+        .bind::<Text, _>(sender)
+        .bind::<Text, _>(reader)
+        .load::<Key>(conn)?
+        .into_iter()
+        .map(|k| k.msg_key)
+        .collect();
     if ack == Ack::Read && !changed.is_empty() {
         let info: Vec<_> = changed
             .iter()

@@ -41,6 +41,21 @@ struct SeqRow {
     msg_seq: i64,
 }
 
+#[derive(QueryableByName, Debug)]
+struct ReadRow {
+    #[diesel(sql_type = BigInt)]
+    msg_seq: i64,
+    #[diesel(sql_type = Bool)]
+    subscribed: bool,
+}
+
+/// What a read write changed, and whether anyone subscribes to the callback it fires.
+#[derive(Debug, Default)]
+struct Reads {
+    seqs: Vec<i64>,
+    subscribed: bool,
+}
+
 /// What every receipt call needs to know about the group, loaded in one round trip.
 #[derive(Debug, Clone)]
 pub struct GroupCtx {
@@ -136,15 +151,16 @@ fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: 
     Ok(())
 }
 
-/// Inserts or upgrades read receipts and moves the counters; returns the seqs newly read.
+/// Inserts or upgrades read receipts, moves the counters and notifies the senders; returns the
+/// seqs newly read (and, in the same round trip, whether the callback has subscribers).
 fn write_reads(
     conn: &mut PgConnection,
     group_id: &str,
     reader: &str,
     seqs: &[i64],
     acks: &[Option<String>],
-) -> ApiResult<Vec<i64>> {
-    let rows: Vec<SeqRow> = crate::db::cached(
+) -> ApiResult<Reads> {
+    let rows: Vec<ReadRow> = crate::db::cached(
         "WITH input AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS t(seq, ack)),
          up AS (
            INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
@@ -164,16 +180,19 @@ fn write_reads(
                   jsonb_build_object('GroupId', $1::text, 'Member_Account', $4::text,
                                      'MsgSeqList', jsonb_agg(msg_seq ORDER BY msg_seq))
              FROM changed GROUP BY from_account)
-         SELECT msg_seq FROM changed",
+         SELECT msg_seq, EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled
+                                 AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))) AS subscribed
+           FROM changed",
     )
     .bind::<Text, _>(group_id)
     .bind::<Array<BigInt>, _>(seqs)
     .bind::<Array<Nullable<Text>>, _>(acks)
     .bind::<Text, _>(reader)
     .load(conn)?;
-    let mut out: Vec<i64> = rows.into_iter().map(|r| r.msg_seq).collect();
-    out.sort_unstable();
-    Ok(out)
+    let subscribed = rows.first().is_some_and(|r| r.subscribed);
+    let mut seqs: Vec<i64> = rows.into_iter().map(|r| r.msg_seq).collect();
+    seqs.sort_unstable();
+    Ok(Reads { seqs, subscribed })
 }
 
 /// Normalises a receipt call's items: 1..=50, positive seqs, AckContent <= 1 KiB, duplicates
@@ -212,10 +231,9 @@ pub fn mark_read(
     let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
     let (g, member) = member_context(conn, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
-    let changed = write_reads(conn, group_id, reader, &seqs, &acks)?;
-    fire_read_event(conn, &g, reader, &changed, |seq| {
-        seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone())
-    })?;
+    let reads = write_reads(conn, group_id, reader, &seqs, &acks)?;
+    let changed = reads.seqs.clone();
+    fire_read_event(conn, &g, reader, &reads, |seq| seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone()))?;
     Ok(changed)
 }
 
@@ -258,7 +276,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
     let (g, member) = member_context(conn, group_id, reader)?;
     let up_to = up_to.min(g.last_seq);
     let from = member.join_seq.max(member.read_seq);
-    let mut changed = Vec::new();
+    let mut changed = Reads::default();
     if up_to > from {
         // Lock the candidates in seq order (same order as per-message receipts).
         let seqs: Vec<SeqRow> = crate::db::cached(
@@ -277,7 +295,9 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
         let seqs: Vec<i64> = seqs.into_iter().map(|r| r.msg_seq).collect();
         for chunk in seqs.chunks(1000) {
             let acks = vec![None; chunk.len()];
-            changed.extend(write_reads(conn, group_id, reader, chunk, &acks)?);
+            let reads = write_reads(conn, group_id, reader, chunk, &acks)?;
+            changed.subscribed |= reads.subscribed;
+            changed.seqs.extend(reads.seqs);
         }
         crate::db::cached(
             "UPDATE group_members SET read_seq = greatest(read_seq, $3)
@@ -289,7 +309,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
         .execute(conn)?;
         fire_read_event(conn, &g, reader, &changed, |_| None)?;
     }
-    Ok((up_to.max(member.read_seq), changed))
+    Ok((up_to.max(member.read_seq), changed.seqs))
 }
 
 /// Fires `Group.CallbackAfterReadReceipt` for the newly read `changed` seqs; `ack_of` gives
@@ -298,15 +318,15 @@ fn fire_read_event(
     conn: &mut PgConnection,
     g: &GroupCtx,
     reader: &str,
-    changed: &[i64],
+    changed: &Reads,
     ack_of: impl Fn(i64) -> Option<String>,
 ) -> ApiResult<()> {
     // Counting for the payload is skipped when nobody listens.
-    if changed.is_empty() || !outbox::has_subscribers(conn, "Group.CallbackAfterReadReceipt")? {
+    if changed.seqs.is_empty() || !changed.subscribed {
         return Ok(());
     }
     // A conversation-level report can cover thousands of messages: split into bounded events.
-    for chunk in changed.chunks(MAX_RECEIPT_ITEMS) {
+    for chunk in changed.seqs.chunks(MAX_RECEIPT_ITEMS) {
         let list: Vec<_> = counts(conn, &g.group_id, chunk)?
             .into_iter()
             .map(|c| {
