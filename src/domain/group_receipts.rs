@@ -232,9 +232,8 @@ pub fn mark_read(
     let (g, member) = member_context(conn, group_id, reader)?;
     lock_targets(conn, group_id, &member, &seqs)?;
     let reads = write_reads(conn, group_id, reader, &seqs, &acks)?;
-    let changed = reads.seqs.clone();
     fire_read_event(conn, &g, reader, &reads, |seq| seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone()))?;
-    Ok(changed)
+    Ok(reads.seqs)
 }
 
 /// Records delivery acks; returns the seqs newly delivered.
