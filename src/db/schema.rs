@@ -109,6 +109,7 @@ diesel::table! {
 diesel::table! {
     user_events (id) {
         id -> Int8,
+        txid -> Int8,
         user_id -> Text,
         event_type -> Text,
         payload -> Jsonb,

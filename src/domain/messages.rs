@@ -197,7 +197,13 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
             )));
         }
     }
-    let eligible = member_count - i32::from(sender_member.is_some());
+    // An admin posting without From_Account may still be a member: never count the sender.
+    let sender_is_member = match (&sender_member, m.from) {
+        (Some(_), _) => true,
+        (None, None) => group_dom::membership(conn, m.group_id, m.sender_name)?.is_some(),
+        (None, Some(_)) => false,
+    };
+    let eligible = member_count - i32::from(sender_is_member);
     let msg_time = now_secs();
     diesel::insert_into(group_messages::table)
         .values((

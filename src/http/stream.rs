@@ -7,7 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::stream;
 
 use super::auth;
-use crate::domain::{accounts, notifications};
+use crate::domain::accounts;
+use crate::domain::notifications::{self, Notification, Position};
 use crate::error::{ApiError, Service};
 use crate::state::AppState;
 
@@ -17,7 +18,7 @@ const POLL: Duration = Duration::from_millis(300);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Whose stream, and where it starts.
-fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<i64>), ApiError> {
+fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<Position>), ApiError> {
     let query = auth::parse_query(state, req.query_string())?;
     let caller = auth::verify(state, &query, chrono::Utc::now().timestamp())?;
     let params: Vec<(String, String)> =
@@ -37,21 +38,14 @@ fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<i64>),
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| param("last_event_id"));
-    let resume = match resume {
-        Some(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::invalid(format!("Last-Event-ID {v:?} is not an event id")))?,
-        ),
-        None => None,
-    };
+    let resume = resume.as_deref().map(Position::parse).transpose()?;
     Ok((user, resume))
 }
 
 struct Cursor {
     state: AppState,
     user: String,
-    last: i64,
+    last: Position,
     last_sent: Instant,
     first: bool,
 }
@@ -70,7 +64,7 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
             state
                 .db(move |c| {
                     accounts::require(c, &who)?;
-                    notifications::latest_id(c, &who)
+                    notifications::latest(c, &who)
                 })
                 .await
         }
@@ -92,9 +86,14 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
                 Ok(events) if !events.is_empty() => {
                     let mut out = String::new();
                     for e in &events {
-                        out.push_str(&format!("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.event_type, e.payload));
+                        out.push_str(&format!(
+                            "id: {}\nevent: {}\ndata: {}\n\n",
+                            e.position(),
+                            e.event_type,
+                            e.payload
+                        ));
                     }
-                    cur.last = events.last().map_or(cur.last, |e| e.id);
+                    cur.last = events.last().map_or(cur.last, Notification::position);
                     cur.last_sent = Instant::now();
                     return Some((Ok(web::Bytes::from(out)), cur));
                 }

@@ -358,10 +358,19 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
             return a;
         }
     };
-    if let Err(e) = ssrf::resolve_and_check(&url, &shared.policy).await {
-        a.error = Some(format!("target refused by the SSRF guard: {e}"));
-        a.blocked = true;
-        return a;
+    match ssrf::resolve_and_check(&url, &shared.policy).await {
+        Ok(()) => {}
+        Err(ssrf::TargetError::Forbidden(e)) => {
+            a.error = Some(format!("target refused by the SSRF guard: {e}"));
+            a.blocked = true;
+            return a;
+        }
+        // DNS trouble is transient: retried on the normal schedule.
+        Err(ssrf::TargetError::Unresolved(e)) => {
+            a.error = Some(e);
+            a.latency = clock.elapsed();
+            return a;
+        }
     }
     let mut secrets = vec![ep.secret.as_str()];
     if let (Some(prev), Some(until)) = (&ep.prev_secret, ep.prev_secret_expires_at) {

@@ -315,6 +315,8 @@ pub fn replay_one(conn: &mut PgConnection, id: i64) -> ApiResult<usize> {
     let n = diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::state.ne(1)))
         .set((
             webhook_deliveries::state.eq(0),
+            // A replay starts a fresh retry schedule (otherwise a dead delivery gets one try).
+            webhook_deliveries::attempts.eq(0),
             webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
             webhook_deliveries::finished_at.eq(None::<DateTime<Utc>>),
         ))
@@ -336,7 +338,7 @@ pub fn replay_since(
 ) -> ApiResult<usize> {
     get(conn, endpoint_id)?;
     Ok(crate::db::cached(
-        "UPDATE webhook_deliveries SET state = 0, next_attempt_at = now(), finished_at = NULL
+        "UPDATE webhook_deliveries SET state = 0, attempts = 0, next_attempt_at = now(), finished_at = NULL
           WHERE endpoint_id = $1 AND created_at >= $2
             AND ((state = 3 AND $3) OR (state = 0 AND attempts > 0 AND $4))",
     )

@@ -172,25 +172,53 @@ pub fn check_url(url: &Url, policy: &TargetPolicy) -> Result<(), String> {
 /// Every address must pass, because the HTTP client may pick any of them. The result can
 /// go stale if DNS changes before the connection is made (rebinding), so the caller
 /// should connect only to addresses vetted here or re-check the peer address.
-pub async fn resolve_and_check(url: &Url, policy: &TargetPolicy) -> Result<(), String> {
-    check_url(url, policy)?;
+pub async fn resolve_and_check(url: &Url, policy: &TargetPolicy) -> Result<(), TargetError> {
+    check_url(url, policy).map_err(TargetError::Forbidden)?;
     let Some(Host::Domain(name)) = url.host() else {
         // IP literals were fully checked by check_url.
         return Ok(());
     };
-    let port = url.port_or_known_default().ok_or_else(|| "URL has no port".to_owned())?;
-    let addrs = tokio::net::lookup_host((name, port)).await.map_err(|e| format!("cannot resolve {name:?}: {e}"))?;
+    let port = url.port_or_known_default().ok_or_else(|| TargetError::Forbidden("URL has no port".to_owned()))?;
+    let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((name, port)));
+    let addrs = match lookup.await {
+        Ok(Ok(addrs)) => addrs,
+        Ok(Err(e)) => return Err(TargetError::Unresolved(format!("cannot resolve {name:?}: {e}"))),
+        Err(_) => return Err(TargetError::Unresolved(format!("resolving {name:?} timed out"))),
+    };
     let mut any = false;
     for addr in addrs {
         any = true;
         if is_forbidden_ip(addr.ip(), policy) {
-            return Err(format!("host {name:?} resolves to {}, which is not a permitted webhook target", addr.ip()));
+            return Err(TargetError::Forbidden(format!(
+                "host {name:?} resolves to {}, which is not a permitted webhook target",
+                addr.ip()
+            )));
         }
     }
     if !any {
-        return Err(format!("host {name:?} resolved to no addresses"));
+        return Err(TargetError::Unresolved(format!("host {name:?} resolved to no addresses")));
     }
     Ok(())
+}
+
+/// Longest wait for a DNS answer before the attempt counts as failed (and is retried).
+const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a target cannot be used now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The target is not allowed: never retried.
+    Forbidden(String),
+    /// The name did not resolve (now): a transient failure, retried like any other.
+    Unresolved(String),
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Forbidden(m) | TargetError::Unresolved(m) => f.write_str(m),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -352,8 +380,11 @@ mod tests {
     async fn resolve_and_check_handles_literals_without_dns() {
         let policy = TargetPolicy::default();
         assert!(resolve_and_check(&url("http://8.8.8.8/"), &policy).await.is_ok());
-        assert!(resolve_and_check(&url("http://[::1]/"), &policy).await.is_err());
-        assert!(resolve_and_check(&url("http://localhost/"), &policy).await.is_err());
-        assert!(resolve_and_check(&url("ftp://8.8.8.8/"), &policy).await.is_err());
+        assert!(matches!(resolve_and_check(&url("http://[::1]/"), &policy).await, Err(TargetError::Forbidden(_))));
+        assert!(matches!(resolve_and_check(&url("http://localhost/"), &policy).await, Err(TargetError::Forbidden(_))));
+        assert!(matches!(resolve_and_check(&url("ftp://8.8.8.8/"), &policy).await, Err(TargetError::Forbidden(_))));
+        // A name that cannot resolve is a transient failure, not a refusal.
+        let unresolved = resolve_and_check(&url("http://no-such-host.invalid/"), &policy).await;
+        assert!(matches!(unresolved, Err(TargetError::Unresolved(_))), "{unresolved:?}");
     }
 }

@@ -778,3 +778,16 @@ async fn non_post_calls_get_the_envelope() {
     let info = assert_fail(&v, 60002);
     assert!(info.contains("POST"), "{info}");
 }
+
+#[actix_web::test]
+async fn nul_characters_are_refused_as_invalid_input() {
+    let app = spawn_app().await;
+    app.import(&["alice", "bob"]).await;
+    let body = r#"{"From_Account":"alice","To_Account":"bob","MsgRandom":1,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"a\u0000b"}}]}"#;
+    let (status, v) = app.raw("openim/sendmsg", &app.query(ADMIN), body).await;
+    assert_eq!(status, 200);
+    let info = assert_fail(&v, 90001);
+    assert!(info.contains("NUL"), "{info}");
+    let v = app.call("group_open_http_svc/create_group", json!({"Type": "Public", "Name": "a\u{0}b"})).await;
+    assert_fail(&v, 10004);
+}

@@ -743,3 +743,25 @@ async fn groups_above_the_size_limit_cannot_request_receipts() {
         assert_fail(&app.call(SET_CONFIG, json!({"MaxReceiptGroupMembers": bad})).await, 10004);
     }
 }
+
+#[actix_web::test]
+async fn an_admin_who_is_a_member_is_not_a_reader_of_their_own_system_message() {
+    let app = spawn_app().await;
+    app.import(&["bob"]).await;
+    let gid = app.group("Private", ADMIN, &["bob"]).await;
+    let v = app
+        .ok(
+            "group_open_http_svc/send_group_msg",
+            json!({"GroupId": gid, "Random": 1, "NeedReadReceipt": 1,
+                   "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "system"}}]}),
+        )
+        .await;
+    let seq = v["MsgSeq"].as_i64().unwrap();
+    assert_eq!(app.counts(&gid, seq).await, (0, 1, 0, 0), "only bob is a reader");
+    app.ok(
+        "group_open_http_svc/group_msg_receipt",
+        json!({"GroupId": gid, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]}),
+    )
+    .await;
+    assert_eq!(app.counts(&gid, seq).await, (1, 0, 1, 0), "everyone read it");
+}
