@@ -53,12 +53,39 @@ pub enum ApiError {
     /// 10062: no receipt information for the message.
     #[error("{0}")]
     ReceiptNotFound(String),
-    /// 10059: receipts are switched off for this group type.
+    /// 19001 (extension): read receipts are switched off for this group type.
     #[error("{0}")]
     ReceiptsDisabled(String),
-    /// A service-specific code (e.g. 90003, 90054, 10013) with its message.
-    #[error("{1}")]
-    Service(u32, String),
+    /// 19002 (group, extension) / 20023 (openim): the message was recalled.
+    #[error("{0}")]
+    MsgRecalled(String),
+    /// 90008: the sending or reporting account is not imported.
+    #[error("{0}")]
+    SenderNotFound(String),
+    /// 90003: the receiving or peer account is not imported.
+    #[error("{0}")]
+    PeerNotFound(String),
+    /// 90054: the MsgKey does not name a message of the conversation.
+    #[error("{0}")]
+    InvalidMsgKey(String),
+    /// 20022 (openim) / 10030 (group): the message to recall does not exist.
+    #[error("{0}")]
+    RecallTargetNotFound(String),
+    /// 40601: a profile field is longer than allowed.
+    #[error("{0}")]
+    FieldTooLong(String),
+    /// 10013: the account is already a member of the group.
+    #[error("{0}")]
+    AlreadyMember(String),
+    /// 10014: the group is full.
+    #[error("{0}")]
+    GroupFull(String),
+    /// 10021: the GroupId is already in use.
+    #[error("GroupId {0:?} is already in use")]
+    GroupIdInUse(String),
+    /// 10033: the group type does not support this operation (e.g. recall in an AVChatRoom).
+    #[error("{0}")]
+    GroupTypeUnsupported(String),
     /// 10002/91000: something failed inside the server; the cause is logged, not answered.
     #[error("internal server error; retry later")]
     Internal(#[source] anyhow::Error),
@@ -101,8 +128,23 @@ impl ApiError {
             ApiError::NoPermission(_) => 10007,
             ApiError::GroupNotFound(_) => 10010,
             ApiError::ReceiptNotFound(_) => 10062,
-            ApiError::ReceiptsDisabled(_) => 10059,
-            ApiError::Service(code, _) => *code,
+            ApiError::ReceiptsDisabled(_) => 19001,
+            ApiError::MsgRecalled(_) => match service {
+                Service::OpenIm => 20023,
+                _ => 19002,
+            },
+            ApiError::SenderNotFound(_) => 90008,
+            ApiError::PeerNotFound(_) => 90003,
+            ApiError::InvalidMsgKey(_) => 90054,
+            ApiError::RecallTargetNotFound(_) => match service {
+                Service::OpenIm => 20022,
+                _ => 10030,
+            },
+            ApiError::FieldTooLong(_) => 40601,
+            ApiError::AlreadyMember(_) => 10013,
+            ApiError::GroupFull(_) => 10014,
+            ApiError::GroupIdInUse(_) => 10021,
+            ApiError::GroupTypeUnsupported(_) => 10033,
             ApiError::Internal(_) => match service {
                 Service::OpenIm => 91000,
                 _ => 10002,

@@ -51,6 +51,9 @@ impl Application {
                 allow_loopback: settings.webhooks.allow_loopback,
                 allow_private: settings.webhooks.allow_private,
             },
+            client_ip_header: settings.client_ip_header.as_deref().map(|h| h.trim().to_ascii_lowercase().into()),
+            c2c_dedup_secs: settings.c2c_dedup_secs.max(0),
+            group_dedup_secs: settings.group_dedup_secs.max(0),
         };
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();

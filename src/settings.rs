@@ -62,6 +62,18 @@ pub struct Settings {
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "IMRECEIPTS_WORKERS")]
     pub workers: Option<usize>,
+    /// Request header holding the caller's address when behind a trusted reverse proxy (for
+    /// example `X-Forwarded-For`; its first address is used). Unset: the TCP peer address.
+    #[arg(long, env = "IMRECEIPTS_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Seconds within which a C2C send with the same sender, receiver, `MsgRandom` and body is
+    /// the same message (Tencent: 120 s).
+    #[arg(long, env = "IMRECEIPTS_C2C_DEDUP_SECS", default_value_t = 120)]
+    pub c2c_dedup_secs: i64,
+    /// Seconds within which a group send with the same sender, `Random` and body is the same
+    /// message (Tencent: 5 minutes).
+    #[arg(long, env = "IMRECEIPTS_GROUP_DEDUP_SECS", default_value_t = 300)]
+    pub group_dedup_secs: i64,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
 }

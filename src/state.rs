@@ -30,6 +30,12 @@ pub struct AppState {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Which webhook targets are allowed (SSRF guard).
     pub webhook_policy: crate::webhooks::ssrf::TargetPolicy,
+    /// Header naming the caller's address behind a trusted proxy (lower case), if any.
+    pub client_ip_header: Option<Arc<str>>,
+    /// Seconds within which a repeated C2C send is the same message.
+    pub c2c_dedup_secs: i64,
+    /// Seconds within which a repeated group send is the same message.
+    pub group_dedup_secs: i64,
 }
 
 impl AppState {

@@ -25,6 +25,7 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
         peer_read_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        recalled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -48,6 +49,10 @@ diesel::table! {
         read_seq -> Int8,
         joined_at -> Timestamptz,
         left_at -> Nullable<Timestamptz>,
+        name_card -> Text,
+        msg_flag -> Text,
+        shut_up_until -> Int8,
+        last_send_msg_time -> Int8,
     }
 }
 
@@ -65,6 +70,7 @@ diesel::table! {
         read_count -> Int4,
         delivered_count -> Int4,
         created_at -> Timestamptz,
+        recalled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -93,6 +99,10 @@ diesel::table! {
         last_seq -> Int8,
         member_count -> Int4,
         created_at -> Timestamptz,
+        info_seq -> Int8,
+        info_updated_at -> Timestamptz,
+        last_msg_time -> Int8,
+        shut_up_all_member -> Bool,
     }
 }
 
@@ -173,6 +183,8 @@ diesel::table! {
         event_type -> Text,
         body -> Bytea,
         created_at -> Timestamptz,
+        client_ip -> Text,
+        opt_platform -> Text,
     }
 }
 

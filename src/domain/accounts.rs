@@ -19,7 +19,7 @@ pub fn import(conn: &mut PgConnection, id: &str, nick: Option<&str>, face_url: O
     validate_id(id, "UserID")?;
     for (name, v) in [("Nick", nick), ("FaceUrl", face_url)] {
         if v.is_some_and(|v| v.len() > 500) {
-            return Err(ApiError::Service(40601, format!("{name} is longer than 500 bytes")));
+            return Err(ApiError::FieldTooLong(format!("{name} is longer than 500 bytes")));
         }
     }
     let row = (

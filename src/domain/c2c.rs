@@ -6,9 +6,10 @@ use diesel::PgConnection;
 use serde_json::json;
 
 use crate::db::schema::{c2c_messages, c2c_read_state};
+use crate::domain::messages::{self, C2cMessage};
 use crate::domain::{accounts, notifications, now_secs};
 use crate::error::{ApiError, ApiResult};
-use crate::webhooks::outbox;
+use crate::webhooks::outbox::{self, Origin};
 
 /// Most messages one per-message receipt call may name (Tencent's client limit).
 pub const MAX_RECEIPT_ITEMS: usize = 30;
@@ -17,10 +18,10 @@ pub const MAX_RECEIPT_ITEMS: usize = 30;
 fn require_pair(conn: &mut PgConnection, reader: &str, peer: &str) -> ApiResult<()> {
     let known = accounts::existing(conn, &[reader.to_string(), peer.to_string()])?;
     if !known.iter().any(|k| k == reader) {
-        return Err(ApiError::Service(90008, format!("account {reader:?} is not imported")));
+        return Err(ApiError::SenderNotFound(format!("account {reader:?} is not imported")));
     }
     if !known.iter().any(|k| k == peer) {
-        return Err(ApiError::Service(90003, format!("Peer_Account {peer:?} is not imported")));
+        return Err(ApiError::PeerNotFound(format!("Peer_Account {peer:?} is not imported")));
     }
     Ok(())
 }
@@ -36,7 +37,8 @@ pub fn total_unread(conn: &mut PgConnection, user: &str) -> ApiResult<i64> {
     let row: Count = crate::db::cached(
         "SELECT count(*) AS n FROM c2c_messages m
          LEFT JOIN c2c_read_state r ON r.reader = m.to_account AND r.peer = m.from_account
-         WHERE m.to_account = $1 AND m.counts_unread AND m.msg_time > coalesce(r.read_time, -1)",
+         WHERE m.to_account = $1 AND m.counts_unread AND m.recalled_at IS NULL
+           AND m.msg_time > coalesce(r.read_time, -1)",
     )
     .bind::<Text, _>(user)
     .get_result(conn)?;
@@ -47,7 +49,7 @@ pub fn total_unread(conn: &mut PgConnection, user: &str) -> ApiResult<i64> {
 pub fn unread_with(conn: &mut PgConnection, user: &str, peer: &str) -> ApiResult<i64> {
     let row: Count = crate::db::cached(
         "SELECT count(*) AS n FROM c2c_messages m
-         WHERE m.to_account = $1 AND m.from_account = $2 AND m.counts_unread
+         WHERE m.to_account = $1 AND m.from_account = $2 AND m.counts_unread AND m.recalled_at IS NULL
            AND m.msg_time > coalesce((SELECT read_time FROM c2c_read_state WHERE reader = $1 AND peer = $2), -1)",
     )
     .bind::<Text, _>(user)
@@ -58,7 +60,13 @@ pub fn unread_with(conn: &mut PgConnection, user: &str, peer: &str) -> ApiResult
 
 /// Marks the conversation read up to `read_time` (default now, never in the future, never
 /// backwards) and fires `C2C.CallbackAfterMsgReport`. Returns the effective read time.
-pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Option<i64>) -> ApiResult<i64> {
+pub fn set_read(
+    conn: &mut PgConnection,
+    origin: &Origin,
+    reader: &str,
+    peer: &str,
+    read_time: Option<i64>,
+) -> ApiResult<i64> {
     require_pair(conn, reader, peer)?;
     let now = now_secs();
     let wanted = read_time.unwrap_or(now).min(now);
@@ -93,6 +101,7 @@ pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Op
     let unread = total_unread(conn, reader)?;
     outbox::enqueue(
         conn,
+        origin,
         "C2C.CallbackAfterMsgReport",
         &json!({
             "CallbackCommand": "C2C.CallbackAfterMsgReport",
@@ -110,7 +119,7 @@ pub fn set_read(conn: &mut PgConnection, reader: &str, peer: &str, read_time: Op
 pub struct UnreadCounts {
     pub total: i64,
     pub per_peer: Vec<(String, i64)>,
-    pub errors: Vec<(String, u32)>,
+    pub errors: Vec<(String, ApiError)>,
 }
 
 /// Unread counts for `get_c2c_unread_msg_num`.
@@ -127,7 +136,7 @@ pub fn unread_counts(conn: &mut PgConnection, user: &str, peers: &[String]) -> A
         if known.contains(p) {
             out.per_peer.push((p.clone(), unread_with(conn, user, p)?));
         } else {
-            out.errors.push((p.clone(), 70107));
+            out.errors.push((p.clone(), ApiError::AccountNotFound(p.clone())));
         }
     }
     Ok(out)
@@ -148,8 +157,22 @@ pub enum Ack {
     Delivered,
 }
 
-/// Validates every item (all or nothing) and returns the message ids.
-fn receipt_targets(conn: &mut PgConnection, reader: &str, sender: &str, items: &[MsgRef]) -> ApiResult<Vec<i64>> {
+/// Per-item outcome of a receipt call: what changed, and the items refused (with why).
+#[derive(Debug, Default)]
+pub struct AckOutcome {
+    pub changed: Vec<String>,
+    pub errors: Vec<(String, ApiError)>,
+}
+
+/// Checks the call (1..=30 items, both accounts imported) and each item on its own: bad items
+/// are returned with their error and the good ones with their message id. A call whose items
+/// are all bad fails with the first item's error.
+fn receipt_targets(
+    conn: &mut PgConnection,
+    reader: &str,
+    sender: &str,
+    items: &[MsgRef],
+) -> ApiResult<(Vec<(i64, String)>, Vec<(String, ApiError)>)> {
     if items.is_empty() || items.len() > MAX_RECEIPT_ITEMS {
         return Err(ApiError::invalid(format!(
             "C2CMsgInfo must name 1 to {MAX_RECEIPT_ITEMS} messages, got {}",
@@ -157,50 +180,67 @@ fn receipt_targets(conn: &mut PgConnection, reader: &str, sender: &str, items: &
         )));
     }
     require_pair(conn, reader, sender)?;
-    if let Some((i, it)) = items.iter().enumerate().find(|(_, it)| it.from != sender || it.to != reader) {
-        return Err(ApiError::invalid(format!(
-            "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
-            it.from, it.to
-        )));
-    }
     let keys: Vec<&str> = items.iter().map(|it| it.key.as_str()).collect();
-    let rows: Vec<(i64, String, bool)> = c2c_messages::table
+    type Row = (i64, String, bool, Option<chrono::DateTime<chrono::Utc>>);
+    let rows: Vec<Row> = c2c_messages::table
         .filter(c2c_messages::from_account.eq(sender))
         .filter(c2c_messages::to_account.eq(reader))
         .filter(c2c_messages::msg_key.eq_any(&keys))
-        .select((c2c_messages::id, c2c_messages::msg_key, c2c_messages::need_receipt))
+        .select((c2c_messages::id, c2c_messages::msg_key, c2c_messages::need_receipt, c2c_messages::recalled_at))
         .load(conn)?;
-    let mut ids = Vec::with_capacity(items.len());
+    let mut good = Vec::with_capacity(items.len());
+    let mut bad = Vec::new();
     for (i, it) in items.iter().enumerate() {
-        match rows.iter().find(|(_, key, _)| *key == it.key) {
-            None => {
-                return Err(ApiError::Service(
-                    90054,
-                    format!("C2CMsgInfo[{i}].MsgKey {:?} is not a message from {sender:?} to {reader:?}", it.key),
-                ))
-            }
-            Some((_, _, false)) => {
-                return Err(ApiError::ReceiptNotFound(format!(
+        let verdict = if it.from != sender || it.to != reader {
+            Err(ApiError::invalid(format!(
+                "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
+                it.from, it.to
+            )))
+        } else {
+            match rows.iter().find(|r| r.1 == it.key) {
+                None => Err(ApiError::InvalidMsgKey(format!(
+                    "C2CMsgInfo[{i}].MsgKey {:?} is not a message from {sender:?} to {reader:?}",
+                    it.key
+                ))),
+                Some((_, _, false, _)) => Err(ApiError::ReceiptNotFound(format!(
                     "C2CMsgInfo[{i}].MsgKey {:?} was sent without IsNeedReadReceipt, so it takes no receipts",
                     it.key
-                )))
+                ))),
+                Some((_, _, _, Some(_))) => Err(ApiError::MsgRecalled(format!(
+                    "C2CMsgInfo[{i}].MsgKey {:?} was recalled and takes no receipts",
+                    it.key
+                ))),
+                Some((id, key, true, None)) => Ok((*id, key.clone())),
             }
-            Some((id, _, true)) => ids.push(*id),
+        };
+        match verdict {
+            Ok(target) if !good.iter().any(|(id, _)| *id == target.0) => good.push(target),
+            Ok(_) => {}
+            Err(e) => bad.push((it.key.clone(), e)),
         }
     }
-    Ok(ids)
+    if good.is_empty() && !bad.is_empty() {
+        return Err(bad.swap_remove(0).1);
+    }
+    Ok((good, bad))
 }
 
 /// Records per-message read or delivery receipts from `reader` for messages `sender` sent.
-/// Idempotent; returns the keys whose state changed (and fires the webhook for reads).
+/// Idempotent; returns the keys whose state changed (and fires the webhook for reads) and the
+/// items refused.
 pub fn acknowledge(
     conn: &mut PgConnection,
+    origin: &Origin,
     reader: &str,
     sender: &str,
     items: &[MsgRef],
     ack: Ack,
-) -> ApiResult<Vec<String>> {
-    let ids = receipt_targets(conn, reader, sender, items)?;
+) -> ApiResult<AckOutcome> {
+    let (targets, errors) = receipt_targets(conn, reader, sender, items)?;
+    let ids: Vec<i64> = targets.iter().map(|(id, _)| *id).collect();
+    if ids.is_empty() {
+        return Ok(AckOutcome { changed: Vec::new(), errors });
+    }
     #[derive(QueryableByName)]
     struct Key {
         #[diesel(sql_type = Text)]
@@ -242,10 +282,11 @@ pub fn acknowledge(
     if ack == Ack::Read && !changed.is_empty() {
         let info: Vec<_> = changed
             .iter()
-            .map(|k| json!({"From_Account": sender, "To_Account": reader, "MsgKey": k, "MsgId": k}))
+            .map(|k| json!({"From_Account": sender, "To_Account": reader, "MsgKey": k, "MsgId": msg_id(k)}))
             .collect();
         outbox::enqueue(
             conn,
+            origin,
             "C2C.CallbackAfterMsgReadReceipt",
             &json!({
                 "CallbackCommand": "C2C.CallbackAfterMsgReadReceipt",
@@ -256,15 +297,27 @@ pub fn acknowledge(
             }),
         )?;
     }
-    Ok(changed)
+    Ok(AckOutcome { changed, errors })
+}
+
+/// The `MsgId` of a message (answered by sendmsg and carried by callbacks), distinct from its
+/// MsgKey: REST sends carry no client message id, so it is derived from the MsgKey
+/// `{MsgSeq}_{MsgRandom}_{MsgTime}` as `{MsgTime}-{MsgSeq}-{MsgRandom}`, the dash-separated
+/// shape of Tencent's client message ids (empty for a key of another shape).
+pub fn msg_id(msg_key: &str) -> String {
+    let mut parts = msg_key.split('_');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(seq), Some(random), Some(time), None) => format!("{time}-{seq}-{random}"),
+        _ => String::new(),
+    }
 }
 
 /// The sender's view of one message.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReceiptState {
     pub key: String,
-    /// 0 when found, 90054 when there is no such message.
-    pub code: u32,
+    /// `None` when found, else why not (90054: no such message).
+    pub error: Option<ApiError>,
     pub need_receipt: bool,
     pub read_time: Option<i64>,
     pub delivered_time: Option<i64>,
@@ -281,31 +334,33 @@ pub fn receipt_states(
         return Err(ApiError::invalid(format!("MsgKeyList must have 1 to 100 keys, got {}", keys.len())));
     }
     require_pair(conn, sender, peer)?;
-    type Row = (String, bool, Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>);
-    let rows: Vec<Row> = c2c_messages::table
+    let rows: Vec<C2cMessage> = c2c_messages::table
         .filter(c2c_messages::from_account.eq(sender))
         .filter(c2c_messages::to_account.eq(peer))
         .filter(c2c_messages::msg_key.eq_any(keys))
-        .select((
-            c2c_messages::msg_key,
-            c2c_messages::need_receipt,
-            c2c_messages::peer_read_at,
-            c2c_messages::delivered_at,
-        ))
+        .select(C2cMessage::as_select())
         .load(conn)?;
+    // A conversation read by the peer covering a message's time means the peer has read it.
+    let (_, peer_read) = messages::read_times(conn, sender, peer)?;
     Ok(keys
         .iter()
-        .map(|k| match rows.iter().find(|r| &r.0 == k) {
-            Some((_, need, read, delivered)) => ReceiptState {
+        .map(|k| match rows.iter().find(|r| &r.msg_key == k) {
+            Some(m) => ReceiptState {
                 key: k.clone(),
-                code: 0,
-                need_receipt: *need,
-                read_time: read.map(|t| t.timestamp()),
-                delivered_time: delivered.map(|t| t.timestamp()),
+                error: m.recalled_at.map(|_| ApiError::MsgRecalled(format!("MsgKey {k:?} was recalled"))),
+                need_receipt: m.need_receipt,
+                read_time: messages::peer_read_time(m.peer_read_at, m.msg_time, peer_read),
+                delivered_time: m.delivered_at.map(|t| t.timestamp()),
             },
-            None => {
-                ReceiptState { key: k.clone(), code: 90054, need_receipt: false, read_time: None, delivered_time: None }
-            }
+            None => ReceiptState {
+                key: k.clone(),
+                error: Some(ApiError::InvalidMsgKey(format!(
+                    "MsgKey {k:?} is not a message from {sender:?} to {peer:?}"
+                ))),
+                need_receipt: false,
+                read_time: None,
+                delivered_time: None,
+            },
         })
         .collect())
 }

@@ -82,13 +82,13 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
 }
 
 impl ReceiptConfig {
-    /// Fails with 10059 (and how to fix it) when receipts are off for `group_type`.
+    /// Fails with 19001 (and how to fix it) when receipts are off for `group_type`.
     pub fn require_enabled(&self, group_type: &str, group_id: &str) -> ApiResult<()> {
         require_type_enabled(&self.group_types, group_type, group_id)
     }
 }
 
-/// Fails with 10059 (and how to fix it) unless `group_type` is among `enabled`.
+/// Fails with 19001 (and how to fix it) unless `group_type` is among `enabled`.
 pub fn require_type_enabled(enabled: &[String], group_type: &str, group_id: &str) -> ApiResult<()> {
     if enabled.iter().any(|t| t == group_type) {
         return Ok(());

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::domain::config;
 use crate::domain::groups::Member;
 use crate::error::{ApiError, ApiResult};
-use crate::webhooks::outbox;
+use crate::webhooks::outbox::{self, Origin};
 
 /// Most messages one group receipt call may name.
 pub const MAX_RECEIPT_ITEMS: usize = 50;
@@ -33,6 +33,8 @@ struct TargetRow {
     from_account: String,
     #[diesel(sql_type = Bool)]
     need_receipt: bool,
+    #[diesel(sql_type = Bool)]
+    recalled: bool,
 }
 
 #[derive(QueryableByName, Debug)]
@@ -82,7 +84,7 @@ struct CtxRow {
     joined_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Loads the group (10010), checks receipts are on for its type (10059) and, when `user` is
+/// Loads the group (10010), checks receipts are on for its type (19001) and, when `user` is
 /// given, that they are a current member (10007): the preconditions of every receipt call.
 pub fn context(conn: &mut PgConnection, group_id: &str, user: Option<&str>) -> ApiResult<(GroupCtx, Option<Member>)> {
     let row: Option<CtxRow> = crate::db::cached(
@@ -115,40 +117,60 @@ fn member_context(conn: &mut PgConnection, group_id: &str, reader: &str) -> ApiR
     Ok((g, m))
 }
 
+/// Per-item outcome of a group receipt call: the seqs that changed and the items refused.
+#[derive(Debug, Default)]
+pub struct SeqOutcome {
+    pub changed: Vec<i64>,
+    pub errors: Vec<(i64, ApiError)>,
+}
+
 /// Locks the named messages (in seq order, so concurrent receipts cannot deadlock) and checks
-/// that each exists, requested receipts, and is eligible for `member`.
-fn lock_targets(conn: &mut PgConnection, group_id: &str, member: &Member, seqs: &[i64]) -> ApiResult<()> {
+/// each on its own: it exists, requested receipts, is not recalled, was not sent by `member`
+/// and was sent while they were a member. Returns the indexes of the good items and the
+/// refused seqs with why; a call whose items are all bad fails with the first one's error.
+fn lock_targets(
+    conn: &mut PgConnection,
+    group_id: &str,
+    member: &Member,
+    seqs: &[i64],
+) -> ApiResult<(Vec<usize>, Vec<(i64, ApiError)>)> {
     let rows: Vec<TargetRow> = crate::db::cached(
-        "SELECT msg_seq, from_account, need_receipt FROM group_messages
+        "SELECT msg_seq, from_account, need_receipt, recalled_at IS NOT NULL AS recalled FROM group_messages
          WHERE group_id = $1 AND msg_seq = ANY($2) ORDER BY msg_seq FOR NO KEY UPDATE",
     )
     .bind::<Text, _>(group_id)
     .bind::<Array<BigInt>, _>(seqs)
     .load(conn)?;
-    for seq in seqs {
-        let row = rows
-            .iter()
-            .find(|r| r.msg_seq == *seq)
-            .ok_or_else(|| ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}")))?;
-        if !row.need_receipt {
-            return Err(ApiError::ReceiptNotFound(format!(
+    let mut good = Vec::with_capacity(seqs.len());
+    let mut bad = Vec::new();
+    for (i, seq) in seqs.iter().enumerate() {
+        let verdict = match rows.iter().find(|r| r.msg_seq == *seq) {
+            None => Err(ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))),
+            Some(r) if !r.need_receipt => Err(ApiError::ReceiptNotFound(format!(
                 "MsgSeq {seq} was sent without NeedReadReceipt, so it takes no receipts"
-            )));
-        }
-        if row.from_account == member.user_id {
-            return Err(ApiError::invalid(format!(
+            ))),
+            Some(r) if r.recalled => {
+                Err(ApiError::MsgRecalled(format!("MsgSeq {seq} was recalled and takes no receipts")))
+            }
+            Some(r) if r.from_account == member.user_id => Err(ApiError::invalid(format!(
                 "{:?} sent MsgSeq {seq}; a sender does not acknowledge their own message",
                 member.user_id
-            )));
-        }
-        if *seq <= member.join_seq {
-            return Err(ApiError::forbidden(format!(
+            ))),
+            Some(_) if *seq <= member.join_seq => Err(ApiError::forbidden(format!(
                 "{:?} joined group {group_id:?} after MsgSeq {seq} was sent, so is not one of its readers",
                 member.user_id
-            )));
+            ))),
+            Some(_) => Ok(()),
+        };
+        match verdict {
+            Ok(()) => good.push(i),
+            Err(e) => bad.push((*seq, e)),
         }
     }
-    Ok(())
+    if good.is_empty() && !bad.is_empty() {
+        return Err(bad.swap_remove(0).1);
+    }
+    Ok((good, bad))
 }
 
 /// Inserts or upgrades read receipts, moves the counters and notifies the senders; returns the
@@ -220,28 +242,35 @@ pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult
     Ok(merged.into_iter().unzip())
 }
 
-/// Records read receipts of `reader` for the given (seq, AckContent) items; all or nothing.
-/// Fires `Group.CallbackAfterReadReceipt` for the messages that changed.
+/// Records read receipts of `reader` for the given (seq, AckContent) items, item by item:
+/// the good ones are written, the bad ones come back with their error. Fires
+/// `Group.CallbackAfterReadReceipt` for the messages that changed.
 pub fn mark_read(
     conn: &mut PgConnection,
+    origin: &Origin,
     group_id: &str,
     reader: &str,
     items: &[(i64, Option<String>)],
-) -> ApiResult<Vec<i64>> {
+) -> ApiResult<SeqOutcome> {
     let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
     let (g, member) = member_context(conn, group_id, reader)?;
-    lock_targets(conn, group_id, &member, &seqs)?;
+    let (good, errors) = lock_targets(conn, group_id, &member, &seqs)?;
+    let seqs: Vec<i64> = good.iter().map(|&i| seqs[i]).collect();
+    let acks: Vec<Option<String>> = good.iter().map(|&i| acks[i].clone()).collect();
     let reads = write_reads(conn, group_id, reader, &seqs, &acks)?;
-    fire_read_event(conn, &g, reader, &reads, |seq| seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone()))?;
-    Ok(reads.seqs)
+    fire_read_event(conn, origin, &g, reader, &reads, |seq| {
+        seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone())
+    })?;
+    Ok(SeqOutcome { changed: reads.seqs, errors })
 }
 
-/// Records delivery acks; returns the seqs newly delivered.
-pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
+/// Records delivery acks, item by item; returns the seqs newly delivered and the refused ones.
+pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<SeqOutcome> {
     let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
     let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
     let (_, member) = member_context(conn, group_id, reader)?;
-    lock_targets(conn, group_id, &member, &seqs)?;
+    let (good, errors) = lock_targets(conn, group_id, &member, &seqs)?;
+    let seqs: Vec<i64> = good.iter().map(|&i| seqs[i]).collect();
     let rows: Vec<SeqRow> = crate::db::cached(
         "WITH ins AS (
            INSERT INTO group_receipts (group_id, msg_seq, reader)
@@ -263,12 +292,18 @@ pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seq
     .bind::<Array<BigInt>, _>(&seqs)
     .bind::<Text, _>(reader)
     .load(conn)?;
-    Ok(rows.into_iter().map(|r| r.msg_seq).collect())
+    Ok(SeqOutcome { changed: rows.into_iter().map(|r| r.msg_seq).collect(), errors })
 }
 
 /// Conversation-level read: every receipt-requesting message up to `up_to` that `reader` is
 /// eligible for becomes read. Returns (the watermark in force, seqs newly read).
-pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to: i64) -> ApiResult<(i64, Vec<i64>)> {
+pub fn read_report(
+    conn: &mut PgConnection,
+    origin: &Origin,
+    group_id: &str,
+    reader: &str,
+    up_to: i64,
+) -> ApiResult<(i64, Vec<i64>)> {
     if up_to < 1 {
         return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
     }
@@ -281,7 +316,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
         let seqs: Vec<SeqRow> = crate::db::cached(
             "SELECT m.msg_seq FROM group_messages m
              WHERE m.group_id = $1 AND m.msg_seq > $2 AND m.msg_seq <= $3 AND m.need_receipt
-               AND m.from_account <> $4
+               AND m.recalled_at IS NULL AND m.from_account <> $4
                AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
                                AND r.msg_seq = m.msg_seq AND r.reader = $4 AND r.read_at IS NOT NULL)
              ORDER BY m.msg_seq FOR NO KEY UPDATE OF m",
@@ -306,7 +341,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
         .bind::<Text, _>(reader)
         .bind::<BigInt, _>(up_to)
         .execute(conn)?;
-        fire_read_event(conn, &g, reader, &changed, |_| None)?;
+        fire_read_event(conn, origin, &g, reader, &changed, |_| None)?;
     }
     Ok((up_to.max(member.read_seq), changed.seqs))
 }
@@ -315,6 +350,7 @@ pub fn read_report(conn: &mut PgConnection, group_id: &str, reader: &str, up_to:
 /// the AckContent sent with each.
 fn fire_read_event(
     conn: &mut PgConnection,
+    origin: &Origin,
     g: &GroupCtx,
     reader: &str,
     changed: &Reads,
@@ -339,6 +375,7 @@ fn fire_read_event(
             .collect();
         outbox::enqueue(
             conn,
+            origin,
             "Group.CallbackAfterReadReceipt",
             &json!({
                 "CallbackCommand": "Group.CallbackAfterReadReceipt",
@@ -356,8 +393,8 @@ fn fire_read_event(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {
     pub msg_seq: i64,
-    /// 0, or 10062 when the seq does not exist or did not request receipts.
-    pub code: u32,
+    /// False when the seq does not exist, did not request receipts or was recalled.
+    pub found: bool,
     pub read: i64,
     pub unread: i64,
     pub delivered: i64,
@@ -382,7 +419,7 @@ struct CountRow {
 /// Counts for many messages in one round trip.
 pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
     let rows: Vec<CountRow> = crate::db::cached(
-        "SELECT m.msg_seq, m.need_receipt, m.eligible_count, m.read_count, m.delivered_count,
+        "SELECT m.msg_seq, m.need_receipt AND m.recalled_at IS NULL AS need_receipt, m.eligible_count, m.read_count, m.delivered_count,
                 (SELECT count(*) FROM group_members s
                   WHERE s.group_id = m.group_id AND s.leave_seq IS NOT NULL
                     AND s.join_seq < m.msg_seq AND s.leave_seq >= m.msg_seq AND s.user_id <> m.from_account
@@ -399,12 +436,12 @@ pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResul
         .map(|seq| match rows.iter().find(|r| r.msg_seq == *seq && r.need_receipt) {
             Some(r) => Counts {
                 msg_seq: *seq,
-                code: 0,
+                found: true,
                 read: r.read_count.into(),
                 unread: (i64::from(r.eligible_count) - i64::from(r.read_count) - r.departed_unread).max(0),
                 delivered: r.delivered_count.into(),
             },
-            None => Counts { msg_seq: *seq, code: 10062, read: 0, unread: 0, delivered: 0 },
+            None => Counts { msg_seq: *seq, found: false, read: 0, unread: 0, delivered: 0 },
         })
         .collect())
 }
@@ -493,14 +530,20 @@ pub fn list(
     let count = count.clamp(1, MAX_PAGE);
     let after = decode_cursor(cursor)?;
     context(conn, group_id, viewer)?;
-    let msg: Option<(String, bool)> = crate::db::schema::group_messages::table
+    use crate::db::schema::group_messages as gm;
+    let msg: Option<(String, bool, bool)> = gm::table
         .find((group_id, seq))
-        .select((crate::db::schema::group_messages::from_account, crate::db::schema::group_messages::need_receipt))
+        .select((gm::from_account, gm::need_receipt, gm::recalled_at.is_not_null()))
         .first(conn)
         .optional()?;
     let sender = match msg {
-        Some((from, true)) => from,
-        Some((_, false)) => {
+        Some((_, _, true)) => {
+            return Err(ApiError::ReceiptNotFound(format!(
+                "MsgSeq {seq} was recalled; its receipt information is gone"
+            )))
+        }
+        Some((from, true, false)) => from,
+        Some((_, false, false)) => {
             return Err(ApiError::ReceiptNotFound(format!(
                 "MsgSeq {seq} was sent without NeedReadReceipt; it has no receipt information"
             )))

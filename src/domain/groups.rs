@@ -40,6 +40,10 @@ pub struct Group {
     pub last_seq: i64,
     pub member_count: i32,
     pub created_at: DateTime<Utc>,
+    pub info_seq: i64,
+    pub info_updated_at: DateTime<Utc>,
+    pub last_msg_time: i64,
+    pub shut_up_all_member: bool,
 }
 
 /// A current member.
@@ -54,7 +58,7 @@ pub struct Member {
 }
 
 /// Input of [`create`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct NewGroup {
     pub group_id: Option<String>,
     pub group_type: String,
@@ -67,12 +71,15 @@ pub struct NewGroup {
     pub apply_join_option: Option<String>,
     /// (account, role) of the initial members.
     pub members: Vec<(String, Option<String>)>,
+    /// Creation time of an imported group (unix seconds); `None` = now.
+    pub create_time: Option<i64>,
 }
 
 /// Default member cap: receipts are supported far above Tencent's 200.
 const DEFAULT_MAX_MEMBERS: i32 = 100_000;
 
-fn check_len(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
+/// Fails with 10004 when `v` is longer than `max` bytes.
+pub fn check_len(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     match v {
         Some(s) if s.len() > max => {
             Err(ApiError::invalid(format!("{field} is {} bytes, at most {max} allowed", s.len())))
@@ -98,13 +105,7 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
     check_len("Introduction", &g.introduction, 240)?;
     check_len("Notification", &g.notification, 300)?;
     check_len("FaceUrl", &g.face_url, 100)?;
-    if let Some(opt) = &g.apply_join_option {
-        if !["FreeAccess", "NeedPermission", "DisableApply"].contains(&opt.as_str()) {
-            return Err(ApiError::invalid(format!(
-                "ApplyJoinOption {opt:?} must be FreeAccess, NeedPermission or DisableApply"
-            )));
-        }
-    }
+    check_apply_join_option(&g.apply_join_option)?;
     let max = g.max_member_count.unwrap_or(DEFAULT_MAX_MEMBERS);
     if max < 1 {
         return Err(ApiError::invalid("MaxMemberCount must be at least 1"));
@@ -146,7 +147,7 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
         }
     }
     if roster.len() as i32 > max {
-        return Err(ApiError::Service(10014, format!("{} members exceed MaxMemberCount {max}", roster.len())));
+        return Err(ApiError::GroupFull(format!("{} members exceed MaxMemberCount {max}", roster.len())));
     }
     let ids: Vec<String> = roster.iter().map(|(a, _)| a.clone()).collect();
     let known = super::accounts::existing(conn, &ids)?;
@@ -165,11 +166,12 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
             groups::max_member_count.eq(max),
             groups::apply_join_option.eq(g.apply_join_option.unwrap_or_else(|| "FreeAccess".into())),
             groups::member_count.eq(roster.len() as i32),
+            groups::created_at.eq(g.create_time.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or_else(Utc::now)),
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
     if inserted == 0 {
-        return Err(ApiError::Service(10021, format!("GroupId {group_id:?} is already in use")));
+        return Err(ApiError::GroupIdInUse(group_id));
     }
     let rows: Vec<_> = roster
         .iter()
@@ -184,6 +186,87 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
         .collect();
     diesel::insert_into(group_members::table).values(rows).execute(conn)?;
     Ok((group_id, gtype))
+}
+
+fn check_apply_join_option(opt: &Option<String>) -> ApiResult<()> {
+    match opt.as_deref() {
+        None | Some("FreeAccess" | "NeedPermission" | "DisableApply") => Ok(()),
+        Some(other) => Err(ApiError::invalid(format!(
+            "ApplyJoinOption {other:?} must be FreeAccess, NeedPermission or DisableApply"
+        ))),
+    }
+}
+
+/// Changes to a group's base info (`modify_group_base_info`); `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct BaseInfoChange {
+    pub name: Option<String>,
+    pub introduction: Option<String>,
+    pub notification: Option<String>,
+    pub face_url: Option<String>,
+    pub max_member_count: Option<i32>,
+    pub apply_join_option: Option<String>,
+    pub shut_up_all_member: Option<bool>,
+}
+
+/// Applies `c` and moves the group's InfoSeq; returns the new InfoSeq.
+pub fn modify_base_info(conn: &mut PgConnection, group_id: &str, c: BaseInfoChange) -> ApiResult<i64> {
+    if c.name.as_deref() == Some("") {
+        return Err(ApiError::invalid("Name must not be empty"));
+    }
+    check_len("Name", &c.name, 30)?;
+    check_len("Introduction", &c.introduction, 240)?;
+    check_len("Notification", &c.notification, 300)?;
+    check_len("FaceUrl", &c.face_url, 100)?;
+    check_apply_join_option(&c.apply_join_option)?;
+    let g = lock(conn, group_id)?;
+    if let Some(max) = c.max_member_count {
+        if max < g.member_count.max(1) {
+            return Err(ApiError::invalid(format!(
+                "MaxMemberNum {max} is below the group's {} current members",
+                g.member_count
+            )));
+        }
+    }
+    let seq = diesel::update(groups::table.find(group_id))
+        .set((
+            groups::name.eq(c.name.unwrap_or(g.name)),
+            groups::introduction.eq(c.introduction.unwrap_or(g.introduction)),
+            groups::notification.eq(c.notification.unwrap_or(g.notification)),
+            groups::face_url.eq(c.face_url.unwrap_or(g.face_url)),
+            groups::max_member_count.eq(c.max_member_count.unwrap_or(g.max_member_count)),
+            groups::apply_join_option.eq(c.apply_join_option.unwrap_or(g.apply_join_option)),
+            groups::shut_up_all_member.eq(c.shut_up_all_member.unwrap_or(g.shut_up_all_member)),
+            groups::info_seq.eq(groups::info_seq + 1),
+            groups::info_updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(groups::info_seq)
+        .get_result(conn)?;
+    Ok(seq)
+}
+
+/// Makes `new_owner` (a current member) the owner; the previous owner becomes a Member.
+pub fn change_owner(conn: &mut PgConnection, group_id: &str, new_owner: &str) -> ApiResult<()> {
+    let g = lock(conn, group_id)?;
+    if g.group_type == "AVChatRoom" {
+        return Err(ApiError::forbidden("an AVChatRoom has no owner to hand over"));
+    }
+    require_member(conn, group_id, new_owner)?;
+    if g.owner_account.as_deref() == Some(new_owner) {
+        return Ok(());
+    }
+    let current =
+        group_members::table.filter(group_members::group_id.eq(group_id)).filter(group_members::leave_seq.is_null());
+    diesel::update(current.filter(group_members::role.eq("Owner")))
+        .set(group_members::role.eq("Member"))
+        .execute(conn)?;
+    diesel::update(current.filter(group_members::user_id.eq(new_owner)))
+        .set(group_members::role.eq("Owner"))
+        .execute(conn)?;
+    diesel::update(groups::table.find(group_id))
+        .set((groups::owner_account.eq(new_owner), groups::info_seq.eq(groups::info_seq + 1)))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Loads a group or fails with 10010.
@@ -268,13 +351,10 @@ pub fn add_members(conn: &mut PgConnection, group_id: &str, users: &[String]) ->
         results.push((u.clone(), result));
     }
     if g.member_count + added > g.max_member_count {
-        return Err(ApiError::Service(
-            10014,
-            format!(
-                "group {group_id:?} is full: {} members + {added} new > MaxMemberCount {}",
-                g.member_count, g.max_member_count
-            ),
-        ));
+        return Err(ApiError::GroupFull(format!(
+            "group {group_id:?} is full: {} members + {added} new > MaxMemberCount {}",
+            g.member_count, g.max_member_count
+        )));
     }
     diesel::update(groups::table.find(group_id)).set(groups::member_count.eq(g.member_count + added)).execute(conn)?;
     Ok(results)
@@ -323,18 +403,4 @@ pub fn set_role(conn: &mut PgConnection, group_id: &str, user: &str, role: &str)
     .set(group_members::role.eq(role))
     .execute(conn)?;
     Ok(())
-}
-
-/// A page of current members in join order, and the total count.
-pub fn members(conn: &mut PgConnection, group_id: &str, limit: i64, offset: i64) -> ApiResult<(i32, Vec<Member>)> {
-    let g = get(conn, group_id)?;
-    let list = group_members::table
-        .filter(group_members::group_id.eq(group_id))
-        .filter(group_members::leave_seq.is_null())
-        .order(group_members::id)
-        .limit(limit)
-        .offset(offset)
-        .select(Member::as_select())
-        .load(conn)?;
-    Ok((g.member_count, list))
 }

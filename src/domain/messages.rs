@@ -1,11 +1,10 @@
 //! Sending and listing C2C and group messages.
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use diesel::PgConnection;
 use serde_json::Value;
 
-use crate::db::schema::{c2c_messages, group_messages, groups};
+use crate::db::schema::{c2c_messages, c2c_read_state, group_members, group_messages, groups};
 use crate::domain::config::ReceiptConfig;
 use crate::domain::{accounts, groups as group_dom, now_secs};
 use crate::error::{ApiError, ApiResult};
@@ -38,6 +37,8 @@ pub struct C2cSend<'a> {
     pub cloud_custom_data: &'a str,
     pub need_receipt: bool,
     pub counts_unread: bool,
+    /// Seconds within which the same (sender, receiver, MsgRandom) is the same message.
+    pub dedup_window: i64,
 }
 
 /// What a C2C send produced: time, key and receivers that were refused.
@@ -45,24 +46,54 @@ pub struct C2cSend<'a> {
 pub struct C2cSent {
     pub msg_time: i64,
     pub msg_key: String,
-    pub failed: Vec<(String, u32)>,
+    pub failed: Vec<(String, ApiError)>,
+    /// The send repeated an earlier one: the earlier message's key and time are answered.
+    pub duplicate: bool,
 }
 
-/// Stores one message per receiver, all sharing one MsgKey (as Tencent's batchsendmsg does).
+/// Takes a transaction-scoped advisory lock on `key`, so concurrent retries of one send are
+/// decided one after the other.
+pub fn lock_key(conn: &mut PgConnection, key: &str) -> ApiResult<()> {
+    crate::db::cached("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l")
+        .bind::<diesel::sql_types::Text, _>(key)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores one message per receiver, all sharing one MsgKey `{MsgSeq}_{MsgRandom}_{MsgTime}`
+/// (as Tencent's batchsendmsg does). A repeat of a send within the window (same sender and
+/// MsgRandom, to a receiver that already has it) answers the original key and time and stores
+/// a copy only for receivers that have none. As in Tencent, the body is part of the identity,
+/// so clients that reuse one MsgRandom for different messages lose nothing.
 pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
     validate_body(m.body)?;
     if !accounts::exists(conn, m.from)? {
-        return Err(ApiError::Service(90008, format!("From_Account {:?} is not imported", m.from)));
+        return Err(ApiError::SenderNotFound(format!("From_Account {:?} is not imported", m.from)));
     }
     let known = accounts::existing(conn, m.to)?;
-    let msg_time = now_secs();
-    let n: i64 = diesel::select(diesel::dsl::sql::<BigInt>("nextval('c2c_messages_id_seq')")).get_result(conn)?;
-    let msg_key = format!("{n}_{}_{msg_time}", m.msg_random);
+    lock_key(conn, &format!("c2c:{}:{}", m.from, m.msg_random))?;
+    let now = now_secs();
+    let earlier: Vec<(String, String, i64)> = c2c_messages::table
+        .filter(c2c_messages::from_account.eq(m.from))
+        .filter(c2c_messages::msg_random.eq(m.msg_random))
+        .filter(c2c_messages::msg_time.ge(now - m.dedup_window))
+        .filter(c2c_messages::to_account.eq_any(m.to))
+        .filter(c2c_messages::msg_body.eq(m.body))
+        .select((c2c_messages::to_account, c2c_messages::msg_key, c2c_messages::msg_time))
+        .order(c2c_messages::id)
+        .load(conn)?;
+    let (msg_key, msg_time) = match earlier.first() {
+        Some((_, key, time)) => (key.clone(), *time),
+        None => (format!("{}_{}_{now}", m.msg_seq, m.msg_random), now),
+    };
     let mut failed = Vec::new();
     let mut rows = Vec::new();
     for to in m.to {
         if !known.contains(to) {
-            failed.push((to.clone(), 90003));
+            failed.push((to.clone(), ApiError::PeerNotFound(format!("To_Account {to:?} is not imported"))));
+            continue;
+        }
+        if earlier.iter().any(|(t, ..)| t == to) {
             continue;
         }
         rows.push((
@@ -81,7 +112,7 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
     if !rows.is_empty() {
         diesel::insert_into(c2c_messages::table).values(rows).on_conflict_do_nothing().execute(conn)?;
     }
-    Ok(C2cSent { msg_time, msg_key, failed })
+    Ok(C2cSent { msg_time, msg_key, failed, duplicate: !earlier.is_empty() })
 }
 
 /// One stored C2C message.
@@ -100,16 +131,48 @@ pub struct C2cMessage {
     pub need_receipt: bool,
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
     pub peer_read_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub recalled_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A page of history between two accounts, newest first; `complete` when nothing older remains.
+/// A message of a roaming page with its peer-read state resolved.
+#[derive(Debug, Clone)]
+pub struct RoamMessage {
+    pub msg: C2cMessage,
+    /// When the receiver read it: its per-message receipt, or a conversation read covering it.
+    pub peer_read_time: Option<i64>,
+}
+
+/// A page of history between two accounts, oldest first (as in Tencent's sample); `complete`
+/// when nothing older remains.
 pub struct RoamPage {
-    pub messages: Vec<C2cMessage>,
+    pub messages: Vec<RoamMessage>,
     pub complete: bool,
 }
 
-/// History between `a` and `b` with `min_time <= MsgTime <= max_time`, newest first,
-/// continuing after `last_key` (keyset paging on (time, id)).
+/// The read time of `receiver` for a message of `sender` at `msg_time`: its own receipt, or
+/// the conversation read time when that covers it (`read_time` is `receiver`'s read time of
+/// the conversation with `sender`).
+pub fn peer_read_time(
+    peer_read_at: Option<chrono::DateTime<chrono::Utc>>,
+    msg_time: i64,
+    read_time: Option<i64>,
+) -> Option<i64> {
+    peer_read_at.map(|t| t.timestamp()).or(read_time.filter(|t| *t >= msg_time))
+}
+
+/// Conversation read times of `a` and `b` for each other: (a's of b, b's of a).
+pub fn read_times(conn: &mut PgConnection, a: &str, b: &str) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let rows: Vec<(String, i64)> = c2c_read_state::table
+        .filter(c2c_read_state::reader.eq(a).and(c2c_read_state::peer.eq(b)))
+        .or_filter(c2c_read_state::reader.eq(b).and(c2c_read_state::peer.eq(a)))
+        .select((c2c_read_state::reader, c2c_read_state::read_time))
+        .load(conn)?;
+    let of = |who: &str| rows.iter().find(|(r, _)| r == who).map(|(_, t)| *t);
+    Ok((of(a), of(b)))
+}
+
+/// The newest `max_cnt` messages between `a` and `b` with `min_time <= MsgTime <= max_time`
+/// older than `last_key` (keyset paging on (time, id)), listed oldest first.
 pub fn roam(
     conn: &mut PgConnection,
     a: &str,
@@ -138,13 +201,22 @@ pub fn roam(
             .first(conn)
             .optional()?
             .ok_or_else(|| {
-                ApiError::Service(90054, format!("LastMsgKey {key:?} is not a message between {a:?} and {b:?}"))
+                ApiError::InvalidMsgKey(format!("LastMsgKey {key:?} is not a message between {a:?} and {b:?}"))
             })?;
         q = q.filter(c2c_messages::msg_time.lt(t).or(c2c_messages::msg_time.eq(t).and(c2c_messages::id.lt(id))));
     }
-    let mut messages = q.load(conn)?;
-    let complete = messages.len() as i64 <= max_cnt;
-    messages.truncate(max_cnt as usize);
+    let mut rows = q.load(conn)?;
+    let complete = rows.len() as i64 <= max_cnt;
+    rows.truncate(max_cnt as usize);
+    rows.reverse();
+    let (a_reads_b, b_reads_a) = read_times(conn, a, b)?;
+    let messages = rows
+        .into_iter()
+        .map(|msg| {
+            let conv = if msg.to_account == a { a_reads_b } else { b_reads_a };
+            RoamMessage { peer_read_time: peer_read_time(msg.peer_read_at, msg.msg_time, conv), msg }
+        })
+        .collect();
     Ok(RoamPage { messages, complete })
 }
 
@@ -159,18 +231,39 @@ pub struct GroupSend<'a> {
     pub body: &'a Value,
     pub cloud_custom_data: &'a str,
     pub need_receipt: bool,
+    /// Seconds within which the same (group, sender, Random) is the same message.
+    pub dedup_window: i64,
 }
 
-/// Sends a group message; returns (MsgSeq, MsgTime). Sequence numbers are gap-free: the
-/// increment row-locks the group until commit, and a failed send rolls it back.
-pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -> ApiResult<(i64, i64)> {
+/// What a group send produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSent {
+    pub msg_seq: i64,
+    pub msg_time: i64,
+    /// The send repeated an earlier one, whose seq and time are answered.
+    pub duplicate: bool,
+}
+
+/// Sends a group message. Sequence numbers are gap-free: the group row stays locked until
+/// commit, and a failed send rolls the increment back. A repeat (same sender and Random within
+/// the window) answers the original message and stores nothing.
+pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -> ApiResult<GroupSent> {
     validate_body(m.body)?;
-    let (seq, gtype, member_count): (i64, String, i32) = diesel::update(groups::table.find(m.group_id))
-        .set(groups::last_seq.eq(groups::last_seq + 1))
-        .returning((groups::last_seq, groups::group_type, groups::member_count))
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::GroupNotFound(m.group_id.to_string()))?;
+    let g = group_dom::lock(conn, m.group_id)?;
+    let now = now_secs();
+    let earlier: Option<(i64, i64)> = group_messages::table
+        .filter(group_messages::group_id.eq(m.group_id))
+        .filter(group_messages::msg_random.eq(m.msg_random))
+        .filter(group_messages::msg_time.ge(now - m.dedup_window))
+        .filter(group_messages::from_account.eq(m.sender_name))
+        .filter(group_messages::msg_body.eq(m.body))
+        .select((group_messages::msg_seq, group_messages::msg_time))
+        .order(group_messages::msg_seq)
+        .first(conn)
+        .optional()?;
+    if let Some((msg_seq, msg_time)) = earlier {
+        return Ok(GroupSent { msg_seq, msg_time, duplicate: true });
+    }
     let sender_member = match m.from {
         Some(u) => Some(group_dom::membership(conn, m.group_id, u)?.ok_or_else(|| {
             ApiError::forbidden(format!(
@@ -181,7 +274,7 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         None => None,
     };
     if m.need_receipt {
-        cfg.require_enabled(&gtype, m.group_id)?;
+        cfg.require_enabled(&g.group_type, m.group_id)?;
         if let Some(member) = &sender_member {
             if cfg.request_roles == "OwnerAndAdmin" && member.role == "Member" {
                 return Err(ApiError::forbidden(format!(
@@ -190,10 +283,10 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
                 )));
             }
         }
-        if member_count > cfg.max_group_members {
+        if g.member_count > cfg.max_group_members {
             return Err(ApiError::invalid(format!(
-                "group {:?} has {member_count} members, more than MaxReceiptGroupMembers ({}); send without NeedReadReceipt or raise the limit with receipt_svc/set_receipt_config",
-                m.group_id, cfg.max_group_members
+                "group {:?} has {} members, more than MaxReceiptGroupMembers ({}); send without NeedReadReceipt or raise the limit with receipt_svc/set_receipt_config",
+                m.group_id, g.member_count, cfg.max_group_members
             )));
         }
     }
@@ -203,8 +296,33 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         (None, None) => group_dom::membership(conn, m.group_id, m.sender_name)?.is_some(),
         (None, Some(_)) => false,
     };
-    let eligible = member_count - i32::from(sender_is_member);
-    let msg_time = now_secs();
+    let seq: i64 = diesel::update(groups::table.find(m.group_id))
+        .set((groups::last_seq.eq(groups::last_seq + 1), groups::last_msg_time.eq(now)))
+        .returning(groups::last_seq)
+        .get_result(conn)?;
+    let eligible = g.member_count - i32::from(sender_is_member);
+    insert_group_message(conn, m, seq, now, if m.need_receipt { eligible } else { 0 })?;
+    if sender_is_member {
+        diesel::update(
+            group_members::table
+                .filter(group_members::group_id.eq(m.group_id))
+                .filter(group_members::user_id.eq(m.sender_name))
+                .filter(group_members::leave_seq.is_null()),
+        )
+        .set(group_members::last_send_msg_time.eq(now))
+        .execute(conn)?;
+    }
+    Ok(GroupSent { msg_seq: seq, msg_time: now, duplicate: false })
+}
+
+/// Inserts one group message row.
+pub fn insert_group_message(
+    conn: &mut PgConnection,
+    m: &GroupSend,
+    seq: i64,
+    msg_time: i64,
+    eligible: i32,
+) -> ApiResult<()> {
     diesel::insert_into(group_messages::table)
         .values((
             group_messages::group_id.eq(m.group_id),
@@ -215,10 +333,10 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
             group_messages::msg_body.eq(m.body),
             group_messages::cloud_custom_data.eq(m.cloud_custom_data),
             group_messages::need_receipt.eq(m.need_receipt),
-            group_messages::eligible_count.eq(if m.need_receipt { eligible } else { 0 }),
+            group_messages::eligible_count.eq(eligible),
         ))
         .execute(conn)?;
-    Ok((seq, msg_time))
+    Ok(())
 }
 
 /// One stored group message.
@@ -232,24 +350,30 @@ pub struct GroupMessage {
     pub msg_body: Value,
     pub cloud_custom_data: String,
     pub need_receipt: bool,
+    pub recalled_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Up to `n` messages with seq <= `max_seq` (or the newest), newest first; and whether
-/// nothing older remains.
+/// nothing older remains. Recalled messages are left out unless `with_recalled`.
 pub fn group_history(
     conn: &mut PgConnection,
     group_id: &str,
     n: i64,
     max_seq: Option<i64>,
+    with_recalled: bool,
 ) -> ApiResult<(Vec<GroupMessage>, bool)> {
     group_dom::get(conn, group_id)?;
-    let mut rows: Vec<GroupMessage> = group_messages::table
+    let mut q = group_messages::table
         .filter(group_messages::group_id.eq(group_id))
         .filter(group_messages::msg_seq.le(max_seq.unwrap_or(i64::MAX)))
         .order(group_messages::msg_seq.desc())
         .limit(n + 1)
         .select(GroupMessage::as_select())
-        .load(conn)?;
+        .into_boxed();
+    if !with_recalled {
+        q = q.filter(group_messages::recalled_at.is_null());
+    }
+    let mut rows: Vec<GroupMessage> = q.load(conn)?;
     let finished = rows.len() as i64 <= n;
     rows.truncate(n as usize);
     Ok((rows, finished))

@@ -5,8 +5,11 @@ pub mod c2c;
 pub mod config;
 pub mod group_receipts;
 pub mod groups;
+pub mod import;
+pub mod members;
 pub mod messages;
 pub mod notifications;
+pub mod recall;
 
 /// Current unix time in seconds.
 pub fn now_secs() -> i64 {

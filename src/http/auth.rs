@@ -5,6 +5,10 @@ use std::collections::HashMap;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::usersig;
+use crate::webhooks::outbox::Origin;
+
+/// Values Tencent uses for a callback's `OptPlatform`.
+pub const PLATFORMS: [&str; 8] = ["RESTAPI", "Web", "Android", "iOS", "Windows", "Mac", "iPad", "Unknown"];
 
 /// Who may call a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub struct Caller {
     pub identifier: String,
     /// Whether the identifier is an App admin.
     pub is_admin: bool,
+    /// Where the request came from (travels into the callbacks it causes).
+    pub origin: Origin,
 }
 
 impl Caller {
@@ -55,6 +61,8 @@ pub struct Query {
     pub identifier: String,
     /// `usersig`
     pub usersig: String,
+    /// `platform` (extension): the `OptPlatform` of callbacks this call causes.
+    pub platform: Option<String>,
 }
 
 /// Parses the query string and checks the sdkappid (60002, 60006, 60012).
@@ -82,11 +90,32 @@ pub fn parse_query(state: &AppState, raw: &str) -> Result<Query, ApiError> {
             return Err(ApiError::BadQuery(format!("contenttype must be \"json\", got {ct:?}")));
         }
     }
-    Ok(Query { identifier: get("identifier")?, usersig: get("usersig")? })
+    let platform = params.get("platform").filter(|p| !p.is_empty()).cloned();
+    if let Some(p) = &platform {
+        if !PLATFORMS.contains(&p.as_str()) {
+            return Err(ApiError::BadQuery(format!("platform {p:?} must be one of {}", PLATFORMS.join(", "))));
+        }
+    }
+    Ok(Query { identifier: get("identifier")?, usersig: get("usersig")?, platform })
 }
 
 /// Verifies the UserSig and decides whether the identifier is an admin.
-pub fn verify(state: &AppState, q: &Query, now: i64) -> Result<Caller, ApiError> {
+pub fn verify(state: &AppState, q: &Query, client_ip: String, now: i64) -> Result<Caller, ApiError> {
     usersig::verify(&state.app.secret_key, state.app.sdkappid, &q.identifier, &q.usersig, now)?;
-    Ok(Caller { identifier: q.identifier.clone(), is_admin: state.app.admins.iter().any(|a| a == &q.identifier) })
+    Ok(Caller {
+        identifier: q.identifier.clone(),
+        is_admin: state.app.admins.iter().any(|a| a == &q.identifier),
+        origin: Origin { client_ip, platform: q.platform.clone().unwrap_or_else(|| "RESTAPI".into()) },
+    })
+}
+
+/// The caller's address: the first entry of the trusted proxy header when one is configured
+/// and present, else the TCP peer.
+pub fn client_ip(state: &AppState, req: &actix_web::HttpRequest) -> String {
+    let from_header = state.client_ip_header.as_deref().and_then(|h| {
+        let v = req.headers().get(h)?.to_str().ok()?;
+        let first = v.split(',').next()?.trim();
+        first.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+    });
+    from_header.or_else(|| req.peer_addr().map(|a| a.ip().to_string())).unwrap_or_default()
 }

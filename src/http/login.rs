@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::wire::Empty;
 use crate::domain::accounts;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -16,9 +17,6 @@ pub struct AccountImportRequest {
     #[serde(rename = "FaceUrl")]
     face_url: Option<String>,
 }
-
-#[derive(Serialize)]
-pub struct Empty {}
 
 pub async fn account_import(state: AppState, _: Caller, req: AccountImportRequest) -> ApiResult<Empty> {
     state.tx(move |c| accounts::import(c, &req.user_id, req.nick.as_deref(), req.face_url.as_deref())).await?;
@@ -70,7 +68,7 @@ pub async fn multiaccount_import(
                 // A bad entry lands in FailAccounts; the rest of the batch still imports.
                 match accounts::import(c, &it.user_id, it.nick.as_deref(), it.face_url.as_deref()) {
                     Ok(()) => {}
-                    Err(ApiError::InvalidParam(_) | ApiError::Service(..)) => failed.push(it.user_id.clone()),
+                    Err(ApiError::InvalidParam(_) | ApiError::FieldTooLong(_)) => failed.push(it.user_id.clone()),
                     Err(e) => return Err(e),
                 }
             }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 mod group;
+mod group_msg;
 mod login;
 mod openim;
 mod ops;
@@ -10,6 +11,7 @@ mod receipt;
 mod routes;
 mod stream;
 mod webhook;
+mod wire;
 
 use std::time::Instant;
 
@@ -98,7 +100,7 @@ async fn handle(
         .iter()
         .find(|r| r.service == service && r.command == command)
         .ok_or_else(|| ApiError::UnknownCommand(format!("{service}/{command}")))?;
-    let caller = auth::verify(state, &query, chrono::Utc::now().timestamp())?;
+    let caller = auth::verify(state, &query, auth::client_ip(state, req), chrono::Utc::now().timestamp())?;
     if route.access == auth::Access::Admin && !caller.is_admin {
         return Err(ApiError::AdminRequired(format!(
             "{service}/{command} needs an App admin identifier; {:?} is not one",

@@ -1,47 +1,16 @@
-//! `openim`: C2C messages, history and C2C receipts.
+//! `openim`: C2C messages, history, recall, import and C2C receipts.
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::auth::Caller;
+use super::wire::{self, flag, int_flag, int_or_string, u32_field, AccountError, Empty, KeyError, MsgInfo};
 use crate::domain::c2c::{self, Ack, MsgRef};
+use crate::domain::import::{self, C2cImport};
 use crate::domain::messages::{self, C2cSend};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::recall;
+use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
-
-/// Accepts an integer or a numeric string (clients send both for some fields).
-pub fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(i64),
-        Str(String),
-    }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Int(i)) => Ok(Some(i)),
-        Some(Raw::Str(s)) if s.trim().is_empty() => Ok(None),
-        Some(Raw::Str(s)) => {
-            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer")))
-        }
-    }
-}
-
-fn flag(v: Option<i64>, field: &str) -> ApiResult<bool> {
-    match v.unwrap_or(0) {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(ApiError::invalid(format!("{field} must be 0 or 1, got {other}"))),
-    }
-}
-
-fn u32_field(v: i64, field: &str) -> ApiResult<i64> {
-    if (0..=u32::MAX as i64).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::invalid(format!("{field} must be a 32-bit unsigned integer, got {v}")))
-    }
-}
 
 #[derive(Deserialize)]
 pub struct SendMsgRequest {
@@ -49,17 +18,17 @@ pub struct SendMsgRequest {
     from_account: Option<String>,
     #[serde(rename = "To_Account")]
     to_account: Value,
-    #[serde(rename = "MsgSeq")]
+    #[serde(rename = "MsgSeq", default, deserialize_with = "int_or_string")]
     msg_seq: Option<i64>,
-    #[serde(rename = "MsgRandom")]
-    msg_random: i64,
+    #[serde(rename = "MsgRandom", deserialize_with = "int_or_string")]
+    msg_random: Option<i64>,
     #[serde(rename = "MsgBody")]
     msg_body: Value,
     #[serde(rename = "CloudCustomData", default)]
     cloud_custom_data: String,
     #[serde(rename = "SendMsgControl", default)]
-    send_msg_control: Vec<String>,
-    #[serde(rename = "IsNeedReadReceipt")]
+    send_msg_control: Option<Vec<String>>,
+    #[serde(rename = "IsNeedReadReceipt", default, deserialize_with = "int_or_string")]
     is_need_read_receipt: Option<i64>,
 }
 
@@ -85,22 +54,22 @@ fn prepare(caller: &Caller, req: SendMsgRequest, batch: bool) -> ApiResult<Prepa
         (_, false) => return Err(ApiError::invalid("To_Account must be a UserID string")),
         (_, true) => return Err(ApiError::invalid("To_Account must be an array of UserIDs")),
     };
-    if to.is_empty() || to.len() > 500 {
-        return Err(ApiError::invalid(format!("To_Account must name 1 to 500 accounts, got {}", to.len())));
-    }
+    wire::check_len(&to, 1, 500, "To_Account")?;
+    let random = req.msg_random.ok_or_else(|| ApiError::invalid("MsgRandom (a uint32) is required"))?;
     Ok(Prepared {
         from: req.from_account.unwrap_or_else(|| caller.identifier.clone()),
         to,
         seq: u32_field(req.msg_seq.unwrap_or_else(|| rand::random::<u32>().into()), "MsgSeq")?,
-        random: u32_field(req.msg_random, "MsgRandom")?,
+        random: u32_field(random, "MsgRandom")?,
         body: req.msg_body,
         custom: req.cloud_custom_data,
         need_receipt: flag(req.is_need_read_receipt, "IsNeedReadReceipt")?,
-        counts_unread: !req.send_msg_control.iter().any(|c| c == "NoUnread"),
+        counts_unread: !req.send_msg_control.unwrap_or_default().iter().any(|c| c == "NoUnread"),
     })
 }
 
 async fn send(state: &AppState, p: Prepared) -> ApiResult<messages::C2cSent> {
+    let window = state.c2c_dedup_secs;
     state
         .tx(move |c| {
             messages::send_c2c(
@@ -114,6 +83,7 @@ async fn send(state: &AppState, p: Prepared) -> ApiResult<messages::C2cSent> {
                     cloud_custom_data: &p.custom,
                     need_receipt: p.need_receipt,
                     counts_unread: p.counts_unread,
+                    dedup_window: window,
                 },
             )
         })
@@ -121,49 +91,116 @@ async fn send(state: &AppState, p: Prepared) -> ApiResult<messages::C2cSent> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct SendMsgResponse {
-    #[serde(rename = "MsgTime")]
     msg_time: i64,
-    #[serde(rename = "MsgKey")]
     msg_key: String,
+    msg_id: String,
 }
 
 pub async fn sendmsg(state: AppState, caller: Caller, req: SendMsgRequest) -> ApiResult<SendMsgResponse> {
     let sent = send(&state, prepare(&caller, req, false)?).await?;
-    if let Some((to, _)) = sent.failed.first() {
-        return Err(ApiError::Service(90003, format!("To_Account {to:?} is not imported")));
+    if let Some((_, e)) = sent.failed.into_iter().next() {
+        return Err(e);
     }
-    Ok(SendMsgResponse { msg_time: sent.msg_time, msg_key: sent.msg_key })
+    Ok(SendMsgResponse { msg_time: sent.msg_time, msg_id: c2c::msg_id(&sent.msg_key), msg_key: sent.msg_key })
 }
 
-pub async fn batchsendmsg(state: AppState, caller: Caller, req: SendMsgRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchSendMsgResponse {
+    msg_key: String,
+    msg_id: String,
+    msg_time: i64,
+    error_list: Vec<AccountError>,
+}
+
+pub async fn batchsendmsg(state: AppState, caller: Caller, req: SendMsgRequest) -> ApiResult<BatchSendMsgResponse> {
     let sent = send(&state, prepare(&caller, req, true)?).await?;
-    let errors: Vec<Value> =
-        sent.failed.iter().map(|(to, code)| json!({"To_Account": to, "ErrorCode": code})).collect();
-    Ok(json!({"MsgKey": sent.msg_key, "MsgTime": sent.msg_time, "ErrorList": errors}))
+    let error_list = sent
+        .failed
+        .iter()
+        .map(|(to, e)| AccountError { to_account: to.clone(), error_code: e.code(Service::OpenIm) })
+        .collect();
+    Ok(BatchSendMsgResponse {
+        msg_id: c2c::msg_id(&sent.msg_key),
+        msg_key: sent.msg_key,
+        msg_time: sent.msg_time,
+        error_list,
+    })
 }
 
+/// Accepts today's `Operator_Account`/`Peer_Account` and the older `From_Account`/`To_Account`
+/// (still sent by the Go and Python SDKs and by Java before v0.4.0).
 #[derive(Deserialize)]
 pub struct RoamRequest {
-    #[serde(rename = "Operator_Account")]
+    #[serde(rename = "Operator_Account", alias = "From_Account")]
     operator_account: String,
-    #[serde(rename = "Peer_Account")]
+    #[serde(rename = "Peer_Account", alias = "To_Account")]
     peer_account: String,
-    #[serde(rename = "MaxCnt")]
-    max_cnt: i64,
-    #[serde(rename = "MinTime")]
-    min_time: i64,
-    #[serde(rename = "MaxTime")]
-    max_time: i64,
+    #[serde(rename = "MaxCnt", deserialize_with = "int_or_string")]
+    max_cnt: Option<i64>,
+    #[serde(rename = "MinTime", deserialize_with = "int_or_string")]
+    min_time: Option<i64>,
+    #[serde(rename = "MaxTime", deserialize_with = "int_or_string")]
+    max_time: Option<i64>,
     #[serde(rename = "LastMsgKey")]
     last_msg_key: Option<String>,
 }
 
-pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> ApiResult<Value> {
-    if !(1..=1000).contains(&req.max_cnt) {
-        return Err(ApiError::invalid(format!("MaxCnt must be between 1 and 1000, got {}", req.max_cnt)));
+/// Tencent's `MsgFlagBits` of a recalled message.
+const MSG_FLAG_RECALLED: i32 = 8;
+
+#[derive(Serialize)]
+pub struct RoamItem {
+    #[serde(rename = "From_Account")]
+    from_account: String,
+    #[serde(rename = "To_Account")]
+    to_account: String,
+    #[serde(rename = "MsgSeq")]
+    msg_seq: i64,
+    #[serde(rename = "MsgRandom")]
+    msg_random: i64,
+    #[serde(rename = "MsgTimeStamp")]
+    msg_time_stamp: i64,
+    #[serde(rename = "MsgFlagBits")]
+    msg_flag_bits: i32,
+    #[serde(rename = "IsPeerRead")]
+    is_peer_read: i32,
+    #[serde(rename = "ReadTime")]
+    read_time: i64,
+    #[serde(rename = "IsDelivered")]
+    is_delivered: i32,
+    #[serde(rename = "NeedReadReceipt")]
+    need_read_receipt: i32,
+    #[serde(rename = "MsgKey")]
+    msg_key: String,
+    #[serde(rename = "MsgBody")]
+    msg_body: Value,
+    #[serde(rename = "CloudCustomData")]
+    cloud_custom_data: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoamResponse {
+    complete: i32,
+    msg_cnt: usize,
+    last_msg_time: i64,
+    last_msg_key: String,
+    msg_list: Vec<RoamItem>,
+}
+
+pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> ApiResult<RoamResponse> {
+    let max_cnt = req.max_cnt.ok_or_else(|| ApiError::invalid("MaxCnt is required"))?;
+    let (min_time, max_time) = match (req.min_time, req.max_time) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Err(ApiError::invalid("MinTime and MaxTime (unix seconds) are required")),
+    };
+    if !(1..=1000).contains(&max_cnt) {
+        return Err(ApiError::invalid(format!("MaxCnt must be between 1 and 1000, got {max_cnt}")));
     }
-    if req.min_time > req.max_time {
+    if min_time > max_time {
         return Err(ApiError::invalid("MinTime must not be greater than MaxTime"));
     }
     let page = state
@@ -172,36 +209,46 @@ pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> A
                 c,
                 &req.operator_account,
                 &req.peer_account,
-                req.max_cnt,
-                req.min_time,
-                req.max_time,
+                max_cnt,
+                min_time,
+                max_time,
                 req.last_msg_key.as_deref(),
             )
         })
         .await?;
-    let last = page.messages.last();
-    let list: Vec<Value> = page
+    // The page is oldest first; the next page continues before its first (oldest) message.
+    let oldest = page.messages.first().map(|m| (m.msg.msg_time, m.msg.msg_key.clone()));
+    let msg_list: Vec<RoamItem> = page
         .messages
-        .iter()
-        .map(|m| {
-            json!({
-                "From_Account": m.from_account, "To_Account": m.to_account, "MsgSeq": m.msg_seq,
-                "MsgRandom": m.msg_random, "MsgTimeStamp": m.msg_time, "MsgFlagBits": 0,
-                "IsPeerRead": i32::from(m.peer_read_at.is_some()),
-                "ReadTime": m.peer_read_at.map(|t| t.timestamp()).unwrap_or(0),
-                "IsDelivered": i32::from(m.delivered_at.is_some()),
-                "NeedReadReceipt": i32::from(m.need_receipt),
-                "MsgKey": m.msg_key, "MsgBody": m.msg_body, "CloudCustomData": m.cloud_custom_data,
-            })
+        .into_iter()
+        .map(|r| {
+            let m = r.msg;
+            let recalled = m.recalled_at.is_some();
+            RoamItem {
+                from_account: m.from_account,
+                to_account: m.to_account,
+                msg_seq: m.msg_seq,
+                msg_random: m.msg_random,
+                msg_time_stamp: m.msg_time,
+                msg_flag_bits: if recalled { MSG_FLAG_RECALLED } else { 0 },
+                is_peer_read: int_flag(r.peer_read_time.is_some()),
+                read_time: r.peer_read_time.unwrap_or(0),
+                is_delivered: int_flag(m.delivered_at.is_some() || r.peer_read_time.is_some()),
+                need_read_receipt: int_flag(m.need_receipt),
+                msg_key: m.msg_key,
+                msg_body: if recalled { Value::Array(Vec::new()) } else { m.msg_body },
+                cloud_custom_data: if recalled { String::new() } else { m.cloud_custom_data },
+            }
         })
         .collect();
-    Ok(json!({
-        "Complete": i32::from(page.complete),
-        "MsgCnt": list.len(),
-        "LastMsgTime": last.map(|m| m.msg_time).unwrap_or(0),
-        "LastMsgKey": last.map(|m| m.msg_key.clone()).unwrap_or_default(),
-        "MsgList": list,
-    }))
+    let (last_msg_time, last_msg_key) = oldest.unwrap_or_default();
+    Ok(RoamResponse {
+        complete: int_flag(page.complete),
+        msg_cnt: msg_list.len(),
+        last_msg_time,
+        last_msg_key,
+        msg_list,
+    })
 }
 
 #[derive(Deserialize)]
@@ -214,26 +261,22 @@ pub struct SetMsgReadRequest {
     msg_read_time: Option<i64>,
 }
 
-pub async fn admin_set_msg_read(state: AppState, caller: Caller, req: SetMsgReadRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SetMsgReadResponse {
+    msg_read_time: i64,
+}
+
+pub async fn admin_set_msg_read(
+    state: AppState,
+    caller: Caller,
+    req: SetMsgReadRequest,
+) -> ApiResult<SetMsgReadResponse> {
     caller.may_act_as(&req.report_account, "Report_Account")?;
-    let t = state.tx(move |c| c2c::set_read(c, &req.report_account, &req.peer_account, req.msg_read_time)).await?;
-    Ok(json!({ "MsgReadTime": t }))
-}
-
-#[derive(Deserialize, Clone)]
-pub struct MsgInfo {
-    #[serde(rename = "From_Account")]
-    from_account: String,
-    #[serde(rename = "To_Account")]
-    to_account: String,
-    #[serde(rename = "MsgKey")]
-    msg_key: String,
-}
-
-impl From<MsgInfo> for MsgRef {
-    fn from(m: MsgInfo) -> MsgRef {
-        MsgRef { from: m.from_account, to: m.to_account, key: m.msg_key }
-    }
+    let origin = caller.origin;
+    let t =
+        state.tx(move |c| c2c::set_read(c, &origin, &req.report_account, &req.peer_account, req.msg_read_time)).await?;
+    Ok(SetMsgReadResponse { msg_read_time: t })
 }
 
 #[derive(Deserialize)]
@@ -253,16 +296,36 @@ impl C2cReceiptRequest {
     }
 }
 
-/// Shared by `c2c_msg_read_receipt` and `receipt_svc/msg_delivered`.
-pub async fn c2c_ack(state: &AppState, caller: &Caller, req: C2cReceiptRequest, ack: Ack) -> ApiResult<Vec<String>> {
+/// Shared by `c2c_msg_read_receipt` and `receipt_svc/msg_delivered`: the changed keys and the
+/// refused items.
+pub async fn c2c_ack(
+    state: &AppState,
+    caller: &Caller,
+    req: C2cReceiptRequest,
+    ack: Ack,
+) -> ApiResult<(usize, Vec<KeyError>)> {
     caller.may_act_as(&req.operator_account, "Operator_Account")?;
     let items: Vec<MsgRef> = req.c2c_msg_info.into_iter().map(Into::into).collect();
-    state.tx(move |c| c2c::acknowledge(c, &req.operator_account, &req.peer_account, &items, ack)).await
+    let origin = caller.origin.clone();
+    let out =
+        state.tx(move |c| c2c::acknowledge(c, &origin, &req.operator_account, &req.peer_account, &items, ack)).await?;
+    Ok((out.changed.len(), out.errors.into_iter().map(|(k, e)| KeyError::new(k, &e)).collect()))
 }
 
-pub async fn c2c_msg_read_receipt(state: AppState, caller: Caller, req: C2cReceiptRequest) -> ApiResult<Value> {
-    let changed = c2c_ack(&state, &caller, req, Ack::Read).await?;
-    Ok(json!({ "NewlyReadNum": changed.len() }))
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct C2cReceiptResponse {
+    newly_read_num: usize,
+    error_list: Vec<KeyError>,
+}
+
+pub async fn c2c_msg_read_receipt(
+    state: AppState,
+    caller: Caller,
+    req: C2cReceiptRequest,
+) -> ApiResult<C2cReceiptResponse> {
+    let (n, error_list) = c2c_ack(&state, &caller, req, Ack::Read).await?;
+    Ok(C2cReceiptResponse { newly_read_num: n, error_list })
 }
 
 #[derive(Deserialize)]
@@ -270,20 +333,121 @@ pub struct UnreadRequest {
     #[serde(rename = "To_Account")]
     to_account: String,
     #[serde(rename = "Peer_Account", default)]
-    peer_account: Vec<String>,
+    peer_account: Option<Vec<String>>,
 }
 
-pub async fn get_c2c_unread_msg_num(state: AppState, caller: Caller, req: UnreadRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+pub struct PeerUnread {
+    #[serde(rename = "Peer_Account")]
+    peer_account: String,
+    #[serde(rename = "C2CUnreadMsgNum")]
+    c2c_unread_msg_num: i64,
+}
+
+#[derive(Serialize)]
+pub struct PeerError {
+    #[serde(rename = "Peer_Account")]
+    peer_account: String,
+    #[serde(rename = "ErrorCode")]
+    error_code: u32,
+}
+
+#[derive(Serialize)]
+pub struct UnreadResponse {
+    #[serde(rename = "AllC2CUnreadMsgNum")]
+    all_c2c_unread_msg_num: i64,
+    #[serde(rename = "C2CUnreadMsgNumList", skip_serializing_if = "Vec::is_empty")]
+    c2c_unread_msg_num_list: Vec<PeerUnread>,
+    #[serde(rename = "ErrorList", skip_serializing_if = "Vec::is_empty")]
+    error_list: Vec<PeerError>,
+}
+
+pub async fn get_c2c_unread_msg_num(state: AppState, caller: Caller, req: UnreadRequest) -> ApiResult<UnreadResponse> {
     caller.may_act_as(&req.to_account, "To_Account")?;
-    let counts = state.db(move |c| c2c::unread_counts(c, &req.to_account, &req.peer_account)).await?;
-    let mut out = json!({ "AllC2CUnreadMsgNum": counts.total });
-    if !counts.per_peer.is_empty() {
-        out["C2CUnreadMsgNumList"] =
-            counts.per_peer.iter().map(|(p, n)| json!({"Peer_Account": p, "C2CUnreadMsgNum": n})).collect();
-    }
-    if !counts.errors.is_empty() {
-        out["ErrorList"] =
-            counts.errors.iter().map(|(p, code)| json!({"Peer_Account": p, "ErrorCode": code})).collect();
-    }
-    Ok(out)
+    let peers = req.peer_account.unwrap_or_default();
+    let counts = state.db(move |c| c2c::unread_counts(c, &req.to_account, &peers)).await?;
+    Ok(UnreadResponse {
+        all_c2c_unread_msg_num: counts.total,
+        c2c_unread_msg_num_list: counts
+            .per_peer
+            .into_iter()
+            .map(|(p, n)| PeerUnread { peer_account: p, c2c_unread_msg_num: n })
+            .collect(),
+        error_list: counts
+            .errors
+            .into_iter()
+            .map(|(p, e)| PeerError { peer_account: p, error_code: e.code(Service::OpenIm) })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawRequest {
+    #[serde(rename = "From_Account")]
+    from_account: String,
+    #[serde(rename = "To_Account")]
+    to_account: String,
+    #[serde(rename = "MsgKey")]
+    msg_key: String,
+}
+
+pub async fn admin_msgwithdraw(state: AppState, caller: Caller, req: WithdrawRequest) -> ApiResult<Empty> {
+    let origin = caller.origin;
+    state.tx(move |c| recall::withdraw_c2c(c, &origin, &req.from_account, &req.to_account, &req.msg_key)).await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+pub struct ImportMsgRequest {
+    #[serde(rename = "SyncFromOldSystem", deserialize_with = "int_or_string")]
+    sync_from_old_system: Option<i64>,
+    #[serde(rename = "From_Account")]
+    from_account: String,
+    #[serde(rename = "To_Account")]
+    to_account: String,
+    #[serde(rename = "MsgSeq", default, deserialize_with = "int_or_string")]
+    msg_seq: Option<i64>,
+    #[serde(rename = "MsgRandom", deserialize_with = "int_or_string")]
+    msg_random: Option<i64>,
+    #[serde(rename = "MsgTimeStamp", deserialize_with = "int_or_string")]
+    msg_time_stamp: Option<i64>,
+    #[serde(rename = "MsgBody")]
+    msg_body: Value,
+    #[serde(rename = "CloudCustomData", default)]
+    cloud_custom_data: String,
+    #[serde(rename = "IsNeedReadReceipt", default, deserialize_with = "int_or_string")]
+    is_need_read_receipt: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportMsgResponse {
+    msg_key: String,
+}
+
+pub async fn importmsg(state: AppState, _: Caller, req: ImportMsgRequest) -> ApiResult<ImportMsgResponse> {
+    let sync = req.sync_from_old_system.ok_or_else(|| ApiError::invalid("SyncFromOldSystem (2 or 5) is required"))?;
+    let random = u32_field(req.msg_random.ok_or_else(|| ApiError::invalid("MsgRandom is required"))?, "MsgRandom")?;
+    let time = req.msg_time_stamp.ok_or_else(|| ApiError::invalid("MsgTimeStamp (unix seconds) is required"))?;
+    let seq = u32_field(req.msg_seq.unwrap_or(0), "MsgSeq")?;
+    let need_receipt = flag(req.is_need_read_receipt, "IsNeedReadReceipt")?;
+    let msg_key = state
+        .tx(move |c| {
+            import::import_c2c(
+                c,
+                &C2cImport {
+                    sync_from_old_system: sync,
+                    from: &req.from_account,
+                    to: &req.to_account,
+                    msg_seq: seq,
+                    msg_random: random,
+                    msg_time: time,
+                    body: &req.msg_body,
+                    cloud_custom_data: &req.cloud_custom_data,
+                    need_receipt,
+                },
+            )
+        })
+        .await?;
+    Ok(ImportMsgResponse { msg_key })
 }

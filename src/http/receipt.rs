@@ -1,15 +1,14 @@
 //! `receipt_svc`: extensions beyond Tencent (delivery acks, conversation read, sender view, config).
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::group::SeqItem;
-use super::openim::{c2c_ack, C2cReceiptRequest, MsgInfo};
+use super::openim::{c2c_ack, C2cReceiptRequest};
+use super::wire::{int_flag, KeyError, MsgInfo, SeqError, SeqItem};
 use crate::domain::c2c::{self, Ack};
 use crate::domain::config::{self, ConfigUpdate};
 use crate::domain::group_receipts;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -28,29 +27,39 @@ pub struct DeliveredRequest {
     c2c_msg_info: Vec<MsgInfo>,
 }
 
-pub async fn msg_delivered(state: AppState, caller: Caller, req: DeliveredRequest) -> ApiResult<Value> {
-    let changed = match (req.group_id, req.operator_account, req.peer_account) {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeliveredResponse {
+    newly_delivered_num: usize,
+    /// Refused group items (group acks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_list: Option<Vec<SeqError>>,
+    /// Refused C2C items (C2C acks only).
+    #[serde(rename = "C2CErrorList", skip_serializing_if = "Option::is_none")]
+    c2c_error_list: Option<Vec<KeyError>>,
+}
+
+pub async fn msg_delivered(state: AppState, caller: Caller, req: DeliveredRequest) -> ApiResult<DeliveredResponse> {
+    match (req.group_id, req.operator_account, req.peer_account) {
         (Some(gid), None, None) => {
             let reader = caller.acting(req.from_account.as_deref(), "From_Account")?;
             let seqs: Vec<i64> = req.msg_seq_list.iter().map(|i| i.msg_seq).collect();
-            state
-                .tx(move |c| {
-                    group_receipts::mark_delivered(c, &gid, &reader, &seqs)
-                })
-                .await?
-                .len()
+            let out = state.tx(move |c| group_receipts::mark_delivered(c, &gid, &reader, &seqs)).await?;
+            Ok(DeliveredResponse {
+                newly_delivered_num: out.changed.len(),
+                error_list: Some(out.errors.iter().map(|(s, e)| SeqError::new(*s, e, Service::Extension)).collect()),
+                c2c_error_list: None,
+            })
         }
         (None, Some(op), Some(peer)) => {
             let req = C2cReceiptRequest::new(op, peer, req.c2c_msg_info);
-            c2c_ack(&state, &caller, req, Ack::Delivered).await?.len()
+            let (n, errors) = c2c_ack(&state, &caller, req, Ack::Delivered).await?;
+            Ok(DeliveredResponse { newly_delivered_num: n, error_list: None, c2c_error_list: Some(errors) })
         }
-        _ => {
-            return Err(ApiError::invalid(
-                "give either GroupId (+ From_Account, MsgSeqList) for group messages, or Operator_Account + Peer_Account + C2CMsgInfo for C2C messages",
-            ))
-        }
-    };
-    Ok(json!({ "NewlyDeliveredNum": changed }))
+        _ => Err(ApiError::invalid(
+            "give either GroupId (+ From_Account, MsgSeqList) for group messages, or Operator_Account + Peer_Account + C2CMsgInfo for C2C messages",
+        )),
+    }
 }
 
 #[derive(Deserialize)]
@@ -63,10 +72,23 @@ pub struct ReadReportRequest {
     msg_seq: i64,
 }
 
-pub async fn group_msg_read_report(state: AppState, caller: Caller, req: ReadReportRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReadReportResponse {
+    msg_read_seq: i64,
+    newly_read_num: usize,
+}
+
+pub async fn group_msg_read_report(
+    state: AppState,
+    caller: Caller,
+    req: ReadReportRequest,
+) -> ApiResult<ReadReportResponse> {
     let reader = caller.acting(req.member_account.as_deref(), "Member_Account")?;
-    let (seq, changed) = state.tx(move |c| group_receipts::read_report(c, &req.group_id, &reader, req.msg_seq)).await?;
-    Ok(json!({ "MsgReadSeq": seq, "NewlyReadNum": changed.len() }))
+    let origin = caller.origin;
+    let (seq, changed) =
+        state.tx(move |c| group_receipts::read_report(c, &origin, &req.group_id, &reader, req.msg_seq)).await?;
+    Ok(ReadReportResponse { msg_read_seq: seq, newly_read_num: changed.len() })
 }
 
 #[derive(Deserialize)]
@@ -79,36 +101,75 @@ pub struct SenderViewRequest {
     msg_key_list: Vec<String>,
 }
 
-pub async fn get_c2c_msg_receipt(state: AppState, caller: Caller, req: SenderViewRequest) -> ApiResult<Value> {
-    let sender = caller.acting(req.from_account.as_deref(), "From_Account")?;
-    let states = state.db(move |c| c2c::receipt_states(c, &sender, &req.to_account, &req.msg_key_list)).await?;
-    let list: Vec<Value> = states
-        .into_iter()
-        .map(|s| {
-            json!({
-                "MsgKey": s.key, "Code": s.code, "NeedReadReceipt": i32::from(s.need_receipt),
-                "IsPeerRead": i32::from(s.read_time.is_some()), "ReadTime": s.read_time.unwrap_or(0),
-                "IsDelivered": i32::from(s.delivered_time.is_some()), "DeliveredTime": s.delivered_time.unwrap_or(0),
-            })
-        })
-        .collect();
-    Ok(json!({ "MsgReceiptList": list }))
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MsgReceipt {
+    msg_key: String,
+    code: u32,
+    need_read_receipt: i32,
+    is_peer_read: i32,
+    read_time: i64,
+    is_delivered: i32,
+    delivered_time: i64,
 }
 
-fn config_json(cfg: &config::ReceiptConfig) -> Value {
-    json!({
-        "GroupReceiptTypes": cfg.group_types,
-        "GroupReceiptRequestRoles": cfg.request_roles,
-        "MaxReceiptGroupMembers": cfg.max_group_members,
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SenderViewResponse {
+    msg_receipt_list: Vec<MsgReceipt>,
+}
+
+pub async fn get_c2c_msg_receipt(
+    state: AppState,
+    caller: Caller,
+    req: SenderViewRequest,
+) -> ApiResult<SenderViewResponse> {
+    let sender = caller.acting(req.from_account.as_deref(), "From_Account")?;
+    let states = state.db(move |c| c2c::receipt_states(c, &sender, &req.to_account, &req.msg_key_list)).await?;
+    Ok(SenderViewResponse {
+        msg_receipt_list: states
+            .into_iter()
+            .map(|s| {
+                // Read implies delivered, also when the read came from a conversation read.
+                let delivered = s.delivered_time.or(s.read_time);
+                MsgReceipt {
+                    msg_key: s.key,
+                    code: s.error.map_or(0, |e| e.code(Service::Extension)),
+                    need_read_receipt: int_flag(s.need_receipt),
+                    is_peer_read: int_flag(s.read_time.is_some()),
+                    read_time: s.read_time.unwrap_or(0),
+                    is_delivered: int_flag(delivered.is_some()),
+                    delivered_time: delivered.unwrap_or(0),
+                }
+            })
+            .collect(),
     })
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
+/// The receipt settings as answered by both config commands.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigResponse {
+    group_receipt_types: Vec<String>,
+    group_receipt_request_roles: String,
+    max_receipt_group_members: i32,
+}
 
-pub async fn get_receipt_config(state: AppState, _: Caller, _: Empty) -> ApiResult<Value> {
-    let cfg = state.db(config::load).await?;
-    Ok(config_json(&cfg))
+impl From<config::ReceiptConfig> for ConfigResponse {
+    fn from(cfg: config::ReceiptConfig) -> Self {
+        ConfigResponse {
+            group_receipt_types: cfg.group_types,
+            group_receipt_request_roles: cfg.request_roles,
+            max_receipt_group_members: cfg.max_group_members,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EmptyRequest {}
+
+pub async fn get_receipt_config(state: AppState, _: Caller, _: EmptyRequest) -> ApiResult<ConfigResponse> {
+    Ok(state.db(config::load).await?.into())
 }
 
 #[derive(Deserialize)]
@@ -121,7 +182,7 @@ pub struct SetConfigRequest {
     max_receipt_group_members: Option<i64>,
 }
 
-pub async fn set_receipt_config(state: AppState, _: Caller, req: SetConfigRequest) -> ApiResult<Value> {
+pub async fn set_receipt_config(state: AppState, _: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
     let cfg = state
         .tx(move |c| {
             config::update(
@@ -134,5 +195,5 @@ pub async fn set_receipt_config(state: AppState, _: Caller, req: SetConfigReques
             )
         })
         .await?;
-    Ok(config_json(&cfg))
+    Ok(cfg.into())
 }

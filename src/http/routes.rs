@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 use serde_json::Value;
 
 use super::auth::{Access, Caller};
-use super::{body, group, login, openim, receipt, webhook};
+use super::{body, group, group_msg, login, openim, receipt, webhook};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -55,6 +55,8 @@ pub static ROUTES: &[Route] = &[
     route!("openim", "admin_set_msg_read", User, openim::admin_set_msg_read),
     route!("openim", "c2c_msg_read_receipt", User, openim::c2c_msg_read_receipt),
     route!("openim", "get_c2c_unread_msg_num", User, openim::get_c2c_unread_msg_num),
+    route!("openim", "admin_msgwithdraw", Admin, openim::admin_msgwithdraw),
+    route!("openim", "importmsg", Admin, openim::importmsg),
     route!("group_open_http_svc", "create_group", Admin, group::create_group),
     route!("group_open_http_svc", "get_group_info", Admin, group::get_group_info),
     route!("group_open_http_svc", "destroy_group", Admin, group::destroy_group),
@@ -62,11 +64,20 @@ pub static ROUTES: &[Route] = &[
     route!("group_open_http_svc", "delete_group_member", Admin, group::delete_group_member),
     route!("group_open_http_svc", "modify_group_member_info", Admin, group::modify_group_member_info),
     route!("group_open_http_svc", "get_group_member_info", Admin, group::get_group_member_info),
-    route!("group_open_http_svc", "send_group_msg", Admin, group::send_group_msg),
-    route!("group_open_http_svc", "group_msg_get_simple", Admin, group::group_msg_get_simple),
-    route!("group_open_http_svc", "group_msg_receipt", User, group::group_msg_receipt),
-    route!("group_open_http_svc", "get_group_msg_receipt", User, group::get_group_msg_receipt),
-    route!("group_open_http_svc", "get_group_msg_receipt_detail", User, group::get_group_msg_receipt_detail),
+    route!("group_open_http_svc", "get_specified_group_member_info", Admin, group::get_specified_group_member_info),
+    route!("group_open_http_svc", "get_joined_group_list", Admin, group::get_joined_group_list),
+    route!("group_open_http_svc", "get_role_in_group", Admin, group::get_role_in_group),
+    route!("group_open_http_svc", "modify_group_base_info", Admin, group::modify_group_base_info),
+    route!("group_open_http_svc", "change_group_owner", Admin, group::change_group_owner),
+    route!("group_open_http_svc", "import_group", Admin, group::import_group),
+    route!("group_open_http_svc", "import_group_member", Admin, group::import_group_member),
+    route!("group_open_http_svc", "send_group_msg", Admin, group_msg::send_group_msg),
+    route!("group_open_http_svc", "group_msg_get_simple", Admin, group_msg::group_msg_get_simple),
+    route!("group_open_http_svc", "group_msg_recall", Admin, group_msg::group_msg_recall),
+    route!("group_open_http_svc", "import_group_msg", Admin, group_msg::import_group_msg),
+    route!("group_open_http_svc", "group_msg_receipt", User, group_msg::group_msg_receipt),
+    route!("group_open_http_svc", "get_group_msg_receipt", User, group_msg::get_group_msg_receipt),
+    route!("group_open_http_svc", "get_group_msg_receipt_detail", User, group_msg::get_group_msg_receipt_detail),
     route!("receipt_svc", "msg_delivered", User, receipt::msg_delivered),
     route!("receipt_svc", "group_msg_read_report", User, receipt::group_msg_read_report),
     route!("receipt_svc", "get_c2c_msg_receipt", User, receipt::get_c2c_msg_receipt),

@@ -20,7 +20,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Whose stream, and where it starts.
 fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<Position>), ApiError> {
     let query = auth::parse_query(state, req.query_string())?;
-    let caller = auth::verify(state, &query, chrono::Utc::now().timestamp())?;
+    let caller = auth::verify(state, &query, auth::client_ip(state, req), chrono::Utc::now().timestamp())?;
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());

@@ -63,6 +63,10 @@ struct Job {
     body: Vec<u8>,
     #[diesel(sql_type = Timestamptz)]
     created_at: chrono::DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    client_ip: String,
+    #[diesel(sql_type = Text)]
+    opt_platform: String,
 }
 
 /// What one HTTP attempt produced.
@@ -239,7 +243,7 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
                             lease_until = now() + make_interval(secs => $3)
                        FROM c, webhook_events e
                       WHERE d.id = c.id AND e.id = d.event_id
-                     RETURNING d.id, d.attempts, e.public_id, e.event_type, e.body, e.created_at",
+                     RETURNING d.id, d.attempts, e.public_id, e.event_type, e.body, e.created_at, e.client_ip, e.opt_platform",
                 )
                 .bind::<BigInt, _>(ep_id)
                 .bind::<BigInt, _>(free as i64)
@@ -328,8 +332,8 @@ fn target_url(shared: &Shared, ep: &Endpoint, job: &Job, now: i64) -> Result<url
         q.append_pair("SdkAppid", &shared.state.app.sdkappid.to_string())
             .append_pair("CallbackCommand", &job.event_type)
             .append_pair("contenttype", "json")
-            .append_pair("ClientIP", "127.0.0.1")
-            .append_pair("OptPlatform", "RESTAPI");
+            .append_pair("ClientIP", &job.client_ip)
+            .append_pair("OptPlatform", &job.opt_platform);
         if let Some(token) = ep.token.as_deref().filter(|t| !t.is_empty()) {
             q.append_pair("Sign", &sign::tencent_sign(token, now)).append_pair("RequestTime", &now.to_string());
         }

@@ -14,8 +14,29 @@ pub const CHANNEL: &str = "imreceipts_webhooks";
 const NOTIFY: &str = "NOTIFY imreceipts_webhooks";
 
 /// Callback command names fired by imreceipts.
-pub const EVENT_TYPES: [&str; 3] =
-    ["C2C.CallbackAfterMsgReport", "C2C.CallbackAfterMsgReadReceipt", "Group.CallbackAfterReadReceipt"];
+pub const EVENT_TYPES: [&str; 5] = [
+    "C2C.CallbackAfterMsgReport",
+    "C2C.CallbackAfterMsgReadReceipt",
+    "Group.CallbackAfterReadReceipt",
+    "C2C.CallbackAfterMsgWithDraw",
+    "Group.CallbackAfterRecallMsg",
+];
+
+/// Where the request that caused an event came from: the callback's `ClientIP` and
+/// `OptPlatform` query parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The caller's address (the TCP peer, or the trusted proxy header).
+    pub client_ip: String,
+    /// `RESTAPI`, or the platform the caller named.
+    pub platform: String,
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin { client_ip: String::new(), platform: "RESTAPI".into() }
+    }
+}
 
 /// A new `webhook-id`: `msg_` + time-ordered hex, never containing a dot.
 pub fn new_event_id() -> String {
@@ -46,17 +67,19 @@ pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<b
 
 /// Stores `payload` for every enabled endpoint subscribed to `event_type`, in the caller's
 /// transaction; returns how many deliveries were queued (none when nobody subscribes).
-pub fn enqueue(conn: &mut PgConnection, event_type: &str, payload: &Value) -> ApiResult<usize> {
+pub fn enqueue(conn: &mut PgConnection, origin: &Origin, event_type: &str, payload: &Value) -> ApiResult<usize> {
     let body = serde_json::to_vec(payload)?;
     let queued = crate::db::cached(
         "WITH ep AS (SELECT id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))),
-              ev AS (INSERT INTO webhook_events (public_id, event_type, body)
-                     SELECT $2, $1, $3 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
+              ev AS (INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
+                     SELECT $2, $1, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
          INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev, ep",
     )
     .bind::<Text, _>(event_type)
     .bind::<Text, _>(new_event_id())
     .bind::<Bytea, _>(body)
+    .bind::<Text, _>(&origin.client_ip)
+    .bind::<Text, _>(&origin.platform)
     .execute(conn)?;
     if queued > 0 {
         // Delivered to listeners only when the transaction commits.

@@ -211,7 +211,7 @@ async fn sendmsg_and_batchsendmsg() {
     assert!(!batch_key.is_empty());
     assert_eq!(v["ErrorList"], json!([{"To_Account": "ghost", "ErrorCode": 90003}]));
     let page = roam_page(&app, 10, None).await;
-    assert_eq!(page["MsgList"][0]["MsgKey"], batch_key, "newest first: {page}");
+    assert_eq!(page["MsgList"][2]["MsgKey"], batch_key, "oldest first within the page: {page}");
     assert_eq!(page["MsgCnt"], 3);
     let v = app
         .ok(
@@ -224,7 +224,7 @@ async fn sendmsg_and_batchsendmsg() {
 }
 
 #[actix_web::test]
-async fn admin_getroammsg_pages_newest_first() {
+async fn admin_getroammsg_pages_walk_back_in_time_each_oldest_first() {
     let app = spawn_app().await;
     app.import(&["alice", "bob", "carol"]).await;
     let mut sent = Vec::new();
@@ -235,7 +235,9 @@ async fn admin_getroammsg_pages_newest_first() {
     // A message with someone else never shows up.
     app.c2c_msg("alice", "carol", false).await;
 
-    let mut got = Vec::new();
+    // Tencent's sample: each page lists its messages oldest first, and LastMsgKey/LastMsgTime
+    // name the page's oldest message, where the next (older) page continues.
+    let mut pages: Vec<Vec<String>> = Vec::new();
     let mut completes = Vec::new();
     let mut last: Option<String> = None;
     for _ in 0..5 {
@@ -244,10 +246,10 @@ async fn admin_getroammsg_pages_newest_first() {
         assert_eq!(v["MsgCnt"].as_u64(), Some(list.len() as u64), "{v}");
         for m in list {
             assert_eq!(m["IsPeerRead"], 0, "IsPeerRead must be present and 0: {m}");
-            got.push(m["MsgKey"].as_str().unwrap().to_string());
         }
-        assert_eq!(v["LastMsgKey"], list.last().unwrap()["MsgKey"], "{v}");
-        assert_eq!(v["LastMsgTime"], list.last().unwrap()["MsgTimeStamp"], "{v}");
+        pages.push(list.iter().map(|m| m["MsgKey"].as_str().unwrap().to_string()).collect());
+        assert_eq!(v["LastMsgKey"], list[0]["MsgKey"], "{v}");
+        assert_eq!(v["LastMsgTime"], list[0]["MsgTimeStamp"], "{v}");
         completes.push(v["Complete"].as_i64().unwrap());
         if v["Complete"] == 1 {
             break;
@@ -255,8 +257,8 @@ async fn admin_getroammsg_pages_newest_first() {
         last = Some(v["LastMsgKey"].as_str().unwrap().to_string());
     }
     assert_eq!(completes, [0, 0, 1]);
-    sent.reverse();
-    assert_eq!(got, sent, "newest first, each message exactly once");
+    let expected = vec![sent[3..5].to_vec(), sent[1..3].to_vec(), sent[0..1].to_vec()];
+    assert_eq!(pages, expected, "newest page first, oldest message first within a page, each exactly once");
 }
 
 // ---------------------------------------------------------------------------------------------

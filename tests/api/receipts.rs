@@ -166,24 +166,39 @@ async fn repeated_receipts_change_no_count() {
 }
 
 #[actix_web::test]
-async fn receipt_for_unknown_or_non_receipt_seq_writes_nothing() {
+async fn receipt_items_are_judged_one_by_one() {
     let app = spawn_app().await;
     let gid = group_with(&app, "Private", "owner", &["m1", "m2"]).await;
     let plain = app.group_msg(&gid, "owner", false).await;
     let ok = app.group_msg(&gid, "owner", true).await;
 
+    // A call whose every item is bad fails with the (first) item's code and writes nothing.
     assert_fail(&receipt(&app, &gid, "m1", &[999]).await, 10062);
     assert_fail(&receipt(&app, &gid, "m1", &[plain]).await, 10062);
-    // All or nothing: a valid seq next to an invalid one is not recorded.
-    assert_fail(&receipt(&app, &gid, "m1", &[ok, 999]).await, 10062);
-    assert_fail(&receipt(&app, &gid, "m1", &[plain, ok]).await, 10062);
+    assert_fail(&receipt(&app, &gid, "m1", &[plain, 999]).await, 10062);
     assert_fail(&receipt(&app, &gid, "owner", &[ok]).await, 10004);
+    assert_eq!(app.counts(&gid, ok).await, (0, 2, 0, 0));
+    assert!(accounts(&app, &gid, ok, READ, 10).await.is_empty());
+    // Otherwise the good items are recorded and each bad one is reported with its code.
     let v = app
         .call(DELIVERED, json!({"GroupId": gid, "From_Account": "m1", "MsgSeqList": [{"MsgSeq": ok}, {"MsgSeq": 999}]}))
         .await;
-    assert_fail(&v, 10062);
-    assert_eq!(app.counts(&gid, ok).await, (0, 2, 0, 0));
-    assert!(accounts(&app, &gid, ok, READ, 10).await.is_empty());
+    assert_eq!((v["ErrorCode"].as_i64(), v["NewlyDeliveredNum"].as_i64()), (Some(0), Some(1)), "{v}");
+    assert_eq!(v["ErrorList"][0]["MsgSeq"], 999);
+    assert_eq!(v["ErrorList"][0]["ErrorCode"], 10062);
+    assert_eq!(app.counts(&gid, ok).await, (0, 2, 1, 0));
+    let v = receipt(&app, &gid, "m1", &[plain, ok, 999]).await;
+    assert_eq!((v["ErrorCode"].as_i64(), v["NewlyReadNum"].as_i64()), (Some(0), Some(1)), "{v}");
+    let bad: Vec<(i64, i64)> = v["ErrorList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["MsgSeq"].as_i64().unwrap(), e["ErrorCode"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(bad, [(plain, 10062), (999, 10062)]);
+    assert!(v["ErrorList"][0]["ErrorInfo"].as_str().unwrap().contains("NeedReadReceipt"), "{v}");
+    assert_eq!(app.counts(&gid, ok).await, (1, 1, 1, 0));
+    assert_eq!(accounts(&app, &gid, ok, READ, 10).await, ["m1"]);
 
     // Counts and lists answer 10062 for such seqs.
     let v = app
@@ -268,14 +283,21 @@ async fn member_who_joined_after_the_message_is_not_a_reader() {
 
     let info = assert_fail(&receipt(&app, &gid, "late", &[before]).await, 10007);
     assert!(info.contains("joined"), "{info}");
-    // Refused as a whole even together with a message the joiner may read.
-    assert_fail(&receipt(&app, &gid, "late", &[before, after]).await, 10007);
+    // Next to a message the joiner may read, only the earlier one is refused, in ErrorList.
+    let v = receipt(&app, &gid, "late", &[before, after]).await;
+    assert_eq!(v["ErrorCode"], 0, "{v}");
+    assert_eq!(v["NewlyReadNum"], 1);
+    assert_eq!(v["ErrorList"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        (v["ErrorList"][0]["MsgSeq"].as_i64(), v["ErrorList"][0]["ErrorCode"].as_i64()),
+        (Some(before), Some(10007))
+    );
     let v =
         app.call(DELIVERED, json!({"GroupId": gid, "From_Account": "late", "MsgSeqList": [{"MsgSeq": before}]})).await;
     assert_fail(&v, 10007);
-    // A conversation-level read covers only what the joiner was there for.
+    // A conversation-level read covers only what the joiner was there for (already read).
     let v = app.ok(READ_REPORT, json!({"GroupId": gid, "Member_Account": "late", "MsgSeq": after})).await;
-    assert_eq!(v["NewlyReadNum"], 1);
+    assert_eq!(v["NewlyReadNum"], 0);
 
     assert_counts(&app, &gid, before, &[], &["m1", "m2"]).await;
     assert_counts(&app, &gid, after, &["late"], &["m1", "m2"]).await;
@@ -433,7 +455,7 @@ fn c2c_info(from: &str, to: &str, key: &str) -> Value {
 }
 
 #[actix_web::test]
-async fn c2c_read_receipts_are_all_or_nothing() {
+async fn c2c_read_receipt_items_are_judged_one_by_one() {
     let app = spawn_app().await;
     app.import(&["alice", "bob", "carol"]).await;
     let k1 = app.c2c_msg("alice", "bob", true).await;
@@ -444,12 +466,13 @@ async fn c2c_read_receipts_are_all_or_nothing() {
     let ack = |items: Vec<Value>| json!({"Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": items});
     let info = |k: &str| c2c_info("alice", "bob", k);
 
+    // Alone, each bad item fails the call with its code and writes nothing.
     let cases = [
-        (ack(vec![info(&k1), c2c_info("bob", "alice", &back)]), 90001, "wrong direction"),
-        (ack(vec![info(&k1), c2c_info("carol", "bob", &other)]), 90001, "another conversation"),
-        (ack(vec![info(&k1), info("no-such-key")]), 90054, "unknown MsgKey"),
-        (ack(vec![info(&k1), info(&back)]), 90054, "key of the other direction"),
-        (ack(vec![info(&k1), info(&plain)]), 10062, "no IsNeedReadReceipt"),
+        (ack(vec![c2c_info("bob", "alice", &back)]), 90001, "wrong direction"),
+        (ack(vec![c2c_info("carol", "bob", &other)]), 90001, "another conversation"),
+        (ack(vec![info("no-such-key")]), 90054, "unknown MsgKey"),
+        (ack(vec![info(&back)]), 90054, "key of the other direction"),
+        (ack(vec![info(&plain)]), 10062, "no IsNeedReadReceipt"),
         (ack(vec![]), 90001, "no items"),
         (ack((0..31).map(|_| info(&k1)).collect()), 90001, "31 items"),
     ];
@@ -461,9 +484,22 @@ async fn c2c_read_receipts_are_all_or_nothing() {
     let state = |keys: Vec<&str>| json!({"From_Account": "alice", "To_Account": "bob", "MsgKeyList": keys});
     let v = app.ok(C2C_STATE, state(vec![&k1])).await;
     assert_eq!(v["MsgReceiptList"][0]["IsPeerRead"], 0, "a failed call wrote nothing: {v}");
+    // Next to a good item, bad ones are reported one by one and the good one is recorded.
+    let v = app
+        .ok(C2C_READ, ack(vec![info(&k2), info("no-such-key"), info(&plain), c2c_info("bob", "alice", &back)]))
+        .await;
+    assert_eq!(v["NewlyReadNum"], 1, "{v}");
+    let bad: Vec<(String, i64)> = v["ErrorList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["MsgKey"].as_str().unwrap().to_string(), e["ErrorCode"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(bad, [("no-such-key".to_string(), 90054), (plain.clone(), 10062), (back.clone(), 90001)]);
+    assert_eq!(app.ok(C2C_STATE, state(vec![&k2])).await["MsgReceiptList"][0]["IsPeerRead"], 1);
 
     let v = app.ok(C2C_READ, ack((0..30).map(|i| info(if i % 2 == 0 { &k1 } else { &k2 })).collect())).await;
-    assert_eq!(v["NewlyReadNum"], 2);
+    assert_eq!(v["NewlyReadNum"], 1, "k2 was read above: {v}");
     assert_eq!(app.ok(C2C_READ, ack(vec![info(&k1)])).await["NewlyReadNum"], 0);
 
     let v = app.ok(C2C_STATE, state(vec![&k1, &plain, "nope"])).await;
@@ -655,7 +691,7 @@ async fn receipts_disabled_for_a_group_type() {
         ),
     ];
     for (path, body) in refused {
-        let info = assert_fail(&app.call(path, body).await, 10059);
+        let info = assert_fail(&app.call(path, body).await, 19001);
         assert!(info.contains("set_receipt_config") && info.contains("Public"), "{path}: {info}");
     }
     // Private groups still work, and Public messages without receipts are unaffected.
@@ -677,7 +713,7 @@ async fn receipts_disabled_for_a_group_type() {
                    "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]}),
         )
         .await;
-    assert!(assert_fail(&v, 10059).contains("do not support"));
+    assert!(assert_fail(&v, 19001).contains("do not support"));
     for t in ["AVChatRoom", "Community"] {
         let info = assert_fail(&app.call(SET_CONFIG, json!({"GroupReceiptTypes": ["Private", t]})).await, 10004);
         assert!(info.contains(t), "{info}");

@@ -1,0 +1,11 @@
+DROP INDEX group_members_user_groups;
+ALTER TABLE group_members
+    DROP COLUMN name_card,
+    DROP COLUMN msg_flag,
+    DROP COLUMN shut_up_until,
+    DROP COLUMN last_send_msg_time;
+ALTER TABLE groups
+    DROP COLUMN info_seq,
+    DROP COLUMN info_updated_at,
+    DROP COLUMN last_msg_time,
+    DROP COLUMN shut_up_all_member;

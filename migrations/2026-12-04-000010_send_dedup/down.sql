@@ -1,0 +1,2 @@
+DROP INDEX group_messages_dedup;
+DROP INDEX c2c_messages_dedup;
