@@ -147,7 +147,13 @@ impl TestApp {
             self.client.post(format!("{}/v4/{path}?{query}", self.base)).body(body).send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })))
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => {
+                crate::schema::check(path, &v);
+                (status, v)
+            }
+            Err(_) => (status, json!({ "raw": text })),
+        }
     }
 
     /// POSTs `body` as `identifier`; asserts HTTP 200 and returns the JSON answer.

@@ -2,6 +2,7 @@
 
 mod helpers;
 mod receiver;
+mod schema;
 
 mod foundation;
 mod openapi;
