@@ -74,18 +74,12 @@ pub enum ApiError {
     /// 40601: a profile field is longer than allowed.
     #[error("{0}")]
     FieldTooLong(String),
-    /// 10013: the account is already a member of the group.
-    #[error("{0}")]
-    AlreadyMember(String),
     /// 10014: the group is full.
     #[error("{0}")]
     GroupFull(String),
     /// 10021: the GroupId is already in use.
     #[error("GroupId {0:?} is already in use")]
     GroupIdInUse(String),
-    /// 10033: the group type does not support this operation (e.g. recall in an AVChatRoom).
-    #[error("{0}")]
-    GroupTypeUnsupported(String),
     /// 10002/91000: something failed inside the server; the cause is logged, not answered.
     #[error("internal server error; retry later")]
     Internal(#[source] anyhow::Error),
@@ -141,10 +135,8 @@ impl ApiError {
                 _ => 10030,
             },
             ApiError::FieldTooLong(_) => 40601,
-            ApiError::AlreadyMember(_) => 10013,
             ApiError::GroupFull(_) => 10014,
             ApiError::GroupIdInUse(_) => 10021,
-            ApiError::GroupTypeUnsupported(_) => 10033,
             ApiError::Internal(_) => match service {
                 Service::OpenIm => 91000,
                 _ => 10002,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::openim::{c2c_ack, C2cReceiptRequest};
-use super::wire::{int_flag, KeyError, MsgInfo, SeqError, SeqItem};
+use super::wire::{int_flag, EmptyRequest, KeyError, MsgInfo, SeqError, SeqItem};
 use crate::domain::c2c::{self, Ack};
 use crate::domain::config::{self, ConfigUpdate};
 use crate::domain::group_receipts;
@@ -164,9 +164,6 @@ impl From<config::ReceiptConfig> for ConfigResponse {
         }
     }
 }
-
-#[derive(Deserialize)]
-pub struct EmptyRequest {}
 
 pub async fn get_receipt_config(state: AppState, _: Caller, _: EmptyRequest) -> ApiResult<ConfigResponse> {
     Ok(state.db(config::load).await?.into())

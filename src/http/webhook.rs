@@ -1,36 +1,96 @@
 //! `webhook_svc`: endpoint management, the delivery log and replay (admin only).
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::wire::{int_flag, Empty, EmptyRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::webhooks::endpoints::{self, DeliveryFilter, DeliveryView, Endpoint, EndpointChange};
 use crate::webhooks::state_name;
 
-fn endpoint_json(e: &Endpoint) -> Value {
-    let events: Vec<String> = match &e.events {
-        None => vec!["*".into()],
-        Some(v) => v.iter().flatten().cloned().collect(),
-    };
-    json!({
-        "EndpointId": e.id, "Url": e.url, "Events": events, "Token": e.token.clone().unwrap_or_default(),
-        "Enabled": i32::from(e.enabled), "DisabledReason": e.disabled_reason.clone().unwrap_or_default(),
-        "TimeoutSeconds": e.timeout_ms / 1000, "MaxInFlight": e.max_in_flight, "Secret": e.secret,
-        "PreviousSecretExpiresAt": e.prev_secret_expires_at.map(|t| t.timestamp()).unwrap_or(0),
-        "CreateTime": e.created_at.timestamp(),
-    })
+/// An endpoint as answered (its current signing secret included: admins need it to verify).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointInfo {
+    endpoint_id: i64,
+    url: String,
+    events: Vec<String>,
+    token: String,
+    enabled: i32,
+    disabled_reason: String,
+    timeout_seconds: i32,
+    max_in_flight: i32,
+    secret: String,
+    previous_secret_expires_at: i64,
+    create_time: i64,
 }
 
-fn delivery_json(d: &DeliveryView) -> Value {
-    json!({
-        "DeliveryId": d.id, "EndpointId": d.endpoint_id, "WebhookId": d.webhook_id, "CallbackCommand": d.event_type,
-        "State": state_name(d.state), "Attempts": d.attempts, "LastStatus": d.last_status.unwrap_or(0),
-        "LastError": d.last_error.clone().unwrap_or_default(), "NextAttemptTime": d.next_attempt_at.timestamp(),
-        "CreateTime": d.created_at.timestamp(), "FinishTime": d.finished_at.map(|t| t.timestamp()).unwrap_or(0),
-    })
+impl From<&Endpoint> for EndpointInfo {
+    fn from(e: &Endpoint) -> Self {
+        EndpointInfo {
+            endpoint_id: e.id,
+            url: e.url.clone(),
+            events: match &e.events {
+                None => vec!["*".into()],
+                Some(v) => v.iter().flatten().cloned().collect(),
+            },
+            token: e.token.clone().unwrap_or_default(),
+            enabled: int_flag(e.enabled),
+            disabled_reason: e.disabled_reason.clone().unwrap_or_default(),
+            timeout_seconds: e.timeout_ms / 1000,
+            max_in_flight: e.max_in_flight,
+            secret: e.secret.clone(),
+            previous_secret_expires_at: e.prev_secret_expires_at.map(|t| t.timestamp()).unwrap_or(0),
+            create_time: e.created_at.timestamp(),
+        }
+    }
+}
+
+/// One delivery of the log.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeliveryInfo {
+    delivery_id: i64,
+    endpoint_id: i64,
+    webhook_id: String,
+    callback_command: String,
+    state: &'static str,
+    attempts: i32,
+    last_status: i32,
+    last_error: String,
+    next_attempt_time: i64,
+    create_time: i64,
+    finish_time: i64,
+}
+
+impl From<&DeliveryView> for DeliveryInfo {
+    fn from(d: &DeliveryView) -> Self {
+        DeliveryInfo {
+            delivery_id: d.id,
+            endpoint_id: d.endpoint_id,
+            webhook_id: d.webhook_id.clone(),
+            callback_command: d.event_type.clone(),
+            state: state_name(d.state),
+            attempts: d.attempts,
+            last_status: d.last_status.unwrap_or(0),
+            last_error: d.last_error.clone().unwrap_or_default(),
+            next_attempt_time: d.next_attempt_at.timestamp(),
+            create_time: d.created_at.timestamp(),
+            finish_time: d.finished_at.map(|t| t.timestamp()).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointResponse {
+    endpoint: EndpointInfo,
+}
+
+fn endpoint_response(e: &Endpoint) -> EndpointResponse {
+    EndpointResponse { endpoint: e.into() }
 }
 
 #[derive(Deserialize)]
@@ -74,33 +134,36 @@ impl EndpointRequest {
     }
 }
 
-pub async fn create_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<Value> {
+pub async fn create_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<EndpointResponse> {
     let change = req.change()?;
     let policy = state.webhook_policy.clone();
     let e = state.tx(move |c| endpoints::create(c, change.clone(), &policy)).await?;
-    Ok(json!({ "Endpoint": endpoint_json(&e) }))
+    Ok(endpoint_response(&e))
 }
 
-pub async fn update_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<Value> {
+pub async fn update_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<EndpointResponse> {
     let (id, change) = (req.id()?, req.change()?);
     let policy = state.webhook_policy.clone();
     let e = state.tx(move |c| endpoints::update(c, id, change.clone(), &policy)).await?;
     state.webhook_wake.notify_one();
-    Ok(json!({ "Endpoint": endpoint_json(&e) }))
+    Ok(endpoint_response(&e))
 }
 
-pub async fn delete_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<Value> {
+pub async fn delete_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<Empty> {
     let id = req.id()?;
     state.tx(move |c| endpoints::delete(c, id)).await?;
-    Ok(json!({}))
+    Ok(Empty {})
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointsResponse {
+    endpoints: Vec<EndpointInfo>,
+}
 
-pub async fn list_endpoints(state: AppState, _: Caller, _: Empty) -> ApiResult<Value> {
+pub async fn list_endpoints(state: AppState, _: Caller, _: EmptyRequest) -> ApiResult<EndpointsResponse> {
     let list = state.db(endpoints::list).await?;
-    Ok(json!({ "Endpoints": list.iter().map(endpoint_json).collect::<Vec<_>>() }))
+    Ok(EndpointsResponse { endpoints: list.iter().map(Into::into).collect() })
 }
 
 #[derive(Deserialize)]
@@ -111,10 +174,10 @@ pub struct RotateRequest {
     grace_seconds: Option<i64>,
 }
 
-pub async fn rotate_secret(state: AppState, _: Caller, req: RotateRequest) -> ApiResult<Value> {
+pub async fn rotate_secret(state: AppState, _: Caller, req: RotateRequest) -> ApiResult<EndpointResponse> {
     let grace = req.grace_seconds.unwrap_or(86_400);
     let e = state.tx(move |c| endpoints::rotate_secret(c, req.endpoint_id, grace)).await?;
-    Ok(json!({ "Endpoint": endpoint_json(&e) }))
+    Ok(endpoint_response(&e))
 }
 
 fn state_code(name: &str) -> ApiResult<i16> {
@@ -141,7 +204,15 @@ pub struct ListDeliveriesRequest {
     limit: Option<i64>,
 }
 
-pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeliveriesResponse {
+    deliveries: Vec<DeliveryInfo>,
+    cursor: String,
+    is_finished: i32,
+}
+
+pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequest) -> ApiResult<DeliveriesResponse> {
     let limit = req.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid(format!("Limit must be 1 to 200, got {limit}")));
@@ -164,11 +235,11 @@ pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequ
     };
     let (rows, finished) = state.db(move |c| endpoints::deliveries(c, filter)).await?;
     let cursor = if finished { String::new() } else { rows.last().map(|d| d.id.to_string()).unwrap_or_default() };
-    Ok(json!({
-        "Deliveries": rows.iter().map(delivery_json).collect::<Vec<_>>(),
-        "Cursor": cursor,
-        "IsFinished": i32::from(finished),
-    }))
+    Ok(DeliveriesResponse {
+        deliveries: rows.iter().map(Into::into).collect(),
+        cursor,
+        is_finished: int_flag(finished),
+    })
 }
 
 #[derive(Deserialize)]
@@ -177,19 +248,44 @@ pub struct DeliveryRequest {
     delivery_id: i64,
 }
 
-pub async fn get_delivery(state: AppState, _: Caller, req: DeliveryRequest) -> ApiResult<Value> {
+/// One HTTP attempt of a delivery.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttemptInfo {
+    attempt_no: i32,
+    /// Unix milliseconds.
+    start_time: i64,
+    latency_ms: i32,
+    status_code: i32,
+    error: String,
+    response: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeliveryResponse {
+    delivery: DeliveryInfo,
+    body: String,
+    attempts: Vec<AttemptInfo>,
+}
+
+pub async fn get_delivery(state: AppState, _: Caller, req: DeliveryRequest) -> ApiResult<DeliveryResponse> {
     let (d, body, attempts) = state.db(move |c| endpoints::delivery(c, req.delivery_id)).await?;
-    let attempts: Vec<Value> = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "AttemptNo": a.attempt_no, "StartTime": a.started_at.timestamp_millis(), "LatencyMs": a.latency_ms,
-                "StatusCode": a.status_code.unwrap_or(0), "Error": a.error.clone().unwrap_or_default(),
-                "Response": a.response_prefix.clone().unwrap_or_default(),
+    Ok(DeliveryResponse {
+        delivery: (&d).into(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        attempts: attempts
+            .into_iter()
+            .map(|a| AttemptInfo {
+                attempt_no: a.attempt_no,
+                start_time: a.started_at.timestamp_millis(),
+                latency_ms: a.latency_ms,
+                status_code: a.status_code.unwrap_or(0),
+                error: a.error.unwrap_or_default(),
+                response: a.response_prefix.unwrap_or_default(),
             })
-        })
-        .collect();
-    Ok(json!({ "Delivery": delivery_json(&d), "Body": String::from_utf8_lossy(&body), "Attempts": attempts }))
+            .collect(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -204,7 +300,13 @@ pub struct ReplayRequest {
     states: Option<Vec<String>>,
 }
 
-pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult<Value> {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplayResponse {
+    replayed_num: usize,
+}
+
+pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult<ReplayResponse> {
     let n = match (req.delivery_id, req.endpoint_id) {
         (Some(id), None) => state.tx(move |c| endpoints::replay_one(c, id)).await?,
         (None, Some(ep)) => {
@@ -222,5 +324,5 @@ pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult
         _ => return Err(ApiError::invalid("give either DeliveryId, or EndpointId with Since")),
     };
     state.webhook_wake.notify_one();
-    Ok(json!({ "ReplayedNum": n }))
+    Ok(ReplayResponse { replayed_num: n })
 }

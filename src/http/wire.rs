@@ -127,3 +127,7 @@ pub struct AccountError {
 /// The empty success answer (envelope only).
 #[derive(Serialize)]
 pub struct Empty {}
+
+/// A request without fields (`{}`; unknown fields are ignored).
+#[derive(Deserialize)]
+pub struct EmptyRequest {}
