@@ -4,6 +4,7 @@ mod helpers;
 mod receiver;
 mod schema;
 
+mod compat;
 mod foundation;
 mod openapi;
 mod processes;
