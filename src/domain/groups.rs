@@ -154,6 +154,8 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
     if let Some(missing) = ids.iter().find(|id| !known.contains(id)) {
         return Err(ApiError::AccountNotFound(missing.clone()));
     }
+    // An imported group's first members joined when it was created.
+    let created_at = g.create_time.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or_else(Utc::now);
     let inserted = diesel::insert_into(groups::table)
         .values((
             groups::group_id.eq(&group_id),
@@ -166,7 +168,7 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
             groups::max_member_count.eq(max),
             groups::apply_join_option.eq(g.apply_join_option.unwrap_or_else(|| "FreeAccess".into())),
             groups::member_count.eq(roster.len() as i32),
-            groups::created_at.eq(g.create_time.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or_else(Utc::now)),
+            groups::created_at.eq(created_at),
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
@@ -181,6 +183,7 @@ pub fn create(conn: &mut PgConnection, g: NewGroup) -> ApiResult<(String, &'stat
                 group_members::user_id.eq(a),
                 group_members::role.eq(*r),
                 group_members::join_seq.eq(0i64),
+                group_members::joined_at.eq(created_at),
             )
         })
         .collect();

@@ -6,8 +6,10 @@ mod schema;
 
 mod compat;
 mod foundation;
+mod import;
 mod openapi;
 mod processes;
+mod recall;
 mod receipts;
 mod receipts_scale;
 mod storage;
