@@ -302,12 +302,12 @@ pub fn acknowledge(
 
 /// The `MsgId` of a message (answered by sendmsg and carried by callbacks), distinct from its
 /// MsgKey: REST sends carry no client message id, so it is derived from the MsgKey
-/// `{MsgSeq}_{MsgRandom}_{MsgTime}` as `{MsgTime}-{MsgSeq}-{MsgRandom}`, the dash-separated
-/// shape of Tencent's client message ids (empty for a key of another shape).
+/// `{MsgSeq}_{MsgRandom}_{MsgTime}` as `{MsgSeq}-{MsgTime}-{MsgRandom}`, the shape of Tencent's
+/// `{sender}-{time}-{random}` client ids (empty for a key of another shape).
 pub fn msg_id(msg_key: &str) -> String {
     let mut parts = msg_key.split('_');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(seq), Some(random), Some(time), None) => format!("{time}-{seq}-{random}"),
+        (Some(seq), Some(random), Some(time), None) => format!("{seq}-{time}-{random}"),
         _ => String::new(),
     }
 }

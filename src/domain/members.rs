@@ -14,7 +14,7 @@ pub const MAX_MEMBER_PAGE: i64 = 200;
 /// Most accounts of one `get_specified_group_member_info` / `get_role_in_group` call.
 pub const MAX_NAMED_MEMBERS: usize = 50;
 /// Tencent's per-member message options.
-pub const MSG_FLAGS: [&str; 3] = ["AcceptAndNotify", "AcceptNotNotify", "Discard"];
+pub const MSG_FLAGS: [&str; 4] = ["AcceptAndNotify", "AcceptNotNotify", "Discard", "AcceptNotNotifyExceptAt"];
 
 /// A current member with the profile Tencent's member commands answer.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -5,6 +5,7 @@ mod receiver;
 mod schema;
 
 mod compat;
+mod conformance;
 mod foundation;
 mod import;
 mod openapi;
