@@ -55,10 +55,26 @@ fn current(group_id: &str) -> group_members::BoxedQuery<'_, diesel::pg::Pg> {
         .into_boxed()
 }
 
-/// A page of current members (`limit` already within 1..=[`MAX_MEMBER_PAGE`]).
-pub fn page(conn: &mut PgConnection, group_id: &str, limit: i64, start: &PageStart) -> ApiResult<MemberPage> {
+/// Current members, only of `roles` when given (Tencent's `MemberRoleFilter`).
+fn current_of<'a>(group_id: &'a str, roles: Option<&'a [String]>) -> group_members::BoxedQuery<'a, diesel::pg::Pg> {
+    match roles {
+        Some(r) => current(group_id).filter(group_members::role.eq_any(r)),
+        None => current(group_id),
+    }
+}
+
+/// A page of current members (`limit` already within 1..=[`MAX_MEMBER_PAGE`]), only of
+/// `roles` when given.
+pub fn page(
+    conn: &mut PgConnection,
+    group_id: &str,
+    limit: i64,
+    start: &PageStart,
+    roles: Option<&[String]>,
+) -> ApiResult<MemberPage> {
     let g = group_dom::get(conn, group_id)?;
-    let mut q = current(group_id).order(group_members::id).limit(limit + 1).select(MemberProfile::as_select());
+    let mut q =
+        current_of(group_id, roles).order(group_members::id).limit(limit + 1).select(MemberProfile::as_select());
     match start {
         PageStart::Offset(n) => q = q.offset(*n),
         PageStart::After(cursor) if cursor.is_empty() => {}
@@ -83,14 +99,20 @@ pub fn all(conn: &mut PgConnection, group_id: &str) -> ApiResult<Vec<MemberProfi
     Ok(current(group_id).order(group_members::id).select(MemberProfile::as_select()).load(conn)?)
 }
 
-/// The named accounts that are current members (others are left out), in join order.
-pub fn named(conn: &mut PgConnection, group_id: &str, users: &[String]) -> ApiResult<Vec<MemberProfile>> {
+/// The named accounts that are current members (others are left out), in join order, only of
+/// `roles` when given.
+pub fn named(
+    conn: &mut PgConnection,
+    group_id: &str,
+    users: &[String],
+    roles: Option<&[String]>,
+) -> ApiResult<Vec<MemberProfile>> {
     check_named(users, "Member_List_Account")?;
     let g = group_dom::get(conn, group_id)?;
     if g.group_type == "AVChatRoom" {
         return Err(ApiError::forbidden("member profiles of an AVChatRoom cannot be queried"));
     }
-    Ok(current(group_id)
+    Ok(current_of(group_id, roles)
         .filter(group_members::user_id.eq_any(users))
         .order(group_members::id)
         .select(MemberProfile::as_select())

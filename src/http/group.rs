@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::wire::{int_or_string, Empty};
+use super::wire::{self, int_or_string, Empty};
 use crate::domain::groups::{self, BaseInfoChange, Group, NewGroup};
 use crate::domain::import::{self, MemberImport};
 use crate::domain::members::{self, MemberChange, MemberProfile, PageStart, MAX_MEMBER_PAGE};
@@ -258,7 +258,7 @@ pub struct GetGroupInfoResponse {
 
 /// Per group: its info, or its own ErrorCode (Tencent's top-level code is always 0 here).
 pub async fn get_group_info(state: AppState, _: Caller, req: GetGroupInfoRequest) -> ApiResult<GetGroupInfoResponse> {
-    super::wire::check_len(&req.group_id_list, 1, 50, "GroupIdList")?;
+    wire::check_len(&req.group_id_list, 1, 50, "GroupIdList")?;
     let appid = state.app.sdkappid;
     let group_info = state
         .db(move |c| {
@@ -384,7 +384,7 @@ pub struct DeleteMemberRequest {
 }
 
 pub async fn delete_group_member(state: AppState, _: Caller, req: DeleteMemberRequest) -> ApiResult<Empty> {
-    super::wire::check_len(&req.member_to_del_account, 1, 100, "MemberToDel_Account")?;
+    wire::check_len(&req.member_to_del_account, 1, 100, "MemberToDel_Account")?;
     state
         .tx(move |c| {
             let g = groups::get(c, &req.group_id)?;
@@ -474,29 +474,15 @@ pub async fn get_group_member_info(
     _: Caller,
     req: MemberInfoRequest,
 ) -> ApiResult<MemberInfoResponse> {
-    let limit = match req.limit.unwrap_or(0) {
-        0 => MAX_MEMBER_PAGE,
-        n @ 1..=MAX_MEMBER_PAGE => n,
-        n => {
-            return Err(ApiError::invalid(format!(
-                "Limit must be 0 to {MAX_MEMBER_PAGE} (0 = {MAX_MEMBER_PAGE}), got {n}"
-            )))
-        }
-    };
-    let start = match (req.next, req.offset.unwrap_or(0)) {
-        (_, n) if n < 0 => return Err(ApiError::invalid(format!("Offset must not be negative, got {n}"))),
+    let limit = wire::page_limit(req.limit, MAX_MEMBER_PAGE)?;
+    let start = match (req.next, wire::offset(req.offset)?) {
         (Some(next), 0) => PageStart::After(next),
         (_, n) => PageStart::Offset(n),
     };
-    let roles = req.member_role_filter;
     let fields = MemberFields(req.member_info_filter);
-    let page = state.db(move |c| members::page(c, &req.group_id, limit, &start)).await?;
-    let member_list = page
-        .members
-        .into_iter()
-        .filter(|m| roles.as_ref().is_none_or(|r| r.contains(&m.role)))
-        .map(|m| MemberInfo::new(m, &fields))
-        .collect();
+    let roles = req.member_role_filter;
+    let page = state.db(move |c| members::page(c, &req.group_id, limit, &start, roles.as_deref())).await?;
+    let member_list = page.members.into_iter().map(|m| MemberInfo::new(m, &fields)).collect();
     Ok(MemberInfoResponse { member_num: page.total, member_list, next: page.next })
 }
 
@@ -526,14 +512,10 @@ pub async fn get_specified_group_member_info(
     req: SpecifiedMembersRequest,
 ) -> ApiResult<SpecifiedMembersResponse> {
     let gid = req.group_id.clone();
-    let found = state.db(move |c| members::named(c, &gid, &req.member_list_account)).await?;
-    let fields = MemberFields(req.member_info_filter);
     let roles = req.member_role_filter;
-    let member_list = found
-        .into_iter()
-        .filter(|m| roles.as_ref().is_none_or(|r| r.contains(&m.role)))
-        .map(|m| MemberInfo::new(m, &fields))
-        .collect();
+    let found = state.db(move |c| members::named(c, &gid, &req.member_list_account, roles.as_deref())).await?;
+    let fields = MemberFields(req.member_info_filter);
+    let member_list = found.into_iter().map(|m| MemberInfo::new(m, &fields)).collect();
     Ok(SpecifiedMembersResponse { group_id: req.group_id, member_list })
 }
 
@@ -576,15 +558,8 @@ pub async fn get_joined_group_list(
     _: Caller,
     req: JoinedGroupsRequest,
 ) -> ApiResult<JoinedGroupsResponse> {
-    let limit = match req.limit.unwrap_or(0) {
-        0 => MAX_JOINED_PAGE,
-        n @ 1..=MAX_JOINED_PAGE => n,
-        n => return Err(ApiError::invalid(format!("Limit must be 0 to {MAX_JOINED_PAGE}, got {n}"))),
-    };
-    let offset = req.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid(format!("Offset must not be negative, got {offset}")));
-    }
+    let limit = wire::page_limit(req.limit, MAX_JOINED_PAGE)?;
+    let offset = wire::offset(req.offset)?;
     let gtype = req.group_type.filter(|t| !t.is_empty()).map(|t| groups::canonical_type(&t)).transpose()?;
     let filter = req.response_filter.unwrap_or_default();
     let base_fields = filter.group_base_info_filter.unwrap_or_default();

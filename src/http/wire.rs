@@ -52,6 +52,23 @@ pub fn check_len<T>(items: &[T], min: usize, max: usize, field: &str) -> ApiResu
     }
 }
 
+/// A page size where 0 or absent means the largest page, `max`.
+pub fn page_limit(limit: Option<i64>, max: i64) -> ApiResult<i64> {
+    match limit.unwrap_or(0) {
+        0 => Ok(max),
+        n if (1..=max).contains(&n) => Ok(n),
+        n => Err(ApiError::invalid(format!("Limit must be 0 to {max} (0 = {max}), got {n}"))),
+    }
+}
+
+/// An `Offset` that must not be negative (absent = 0).
+pub fn offset(v: Option<i64>) -> ApiResult<i64> {
+    match v.unwrap_or(0) {
+        n if n < 0 => Err(ApiError::invalid(format!("Offset must not be negative, got {n}"))),
+        n => Ok(n),
+    }
+}
+
 /// `true` as Tencent's integer flag.
 pub fn int_flag(b: bool) -> i32 {
     i32::from(b)
