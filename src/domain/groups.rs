@@ -267,7 +267,11 @@ pub fn change_owner(conn: &mut PgConnection, group_id: &str, new_owner: &str) ->
         .set(group_members::role.eq("Owner"))
         .execute(conn)?;
     diesel::update(groups::table.find(group_id))
-        .set((groups::owner_account.eq(new_owner), groups::info_seq.eq(groups::info_seq + 1)))
+        .set((
+            groups::owner_account.eq(new_owner),
+            groups::info_seq.eq(groups::info_seq + 1),
+            groups::info_updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -46,7 +46,7 @@ pub fn import_c2c(conn: &mut PgConnection, m: &C2cImport) -> ApiResult<String> {
         1 | 5 => true,
         other => {
             return Err(ApiError::invalid(format!(
-                "SyncFromOldSystem must be 2 (history) or 5 (real-time during migration), got {other}"
+                "SyncFromOldSystem must be 2 (history) or 5 (real-time during migration; 1 is the legacy spelling), got {other}"
             )))
         }
     };
@@ -240,6 +240,7 @@ pub fn import_group_msgs(
             .filter(crate::db::schema::group_messages::group_id.eq(group_id))
             .filter(crate::db::schema::group_messages::from_account.eq(&m.from))
             .filter(crate::db::schema::group_messages::msg_random.eq(m.random))
+            .filter(crate::db::schema::group_messages::msg_body.eq(&m.body))
             .filter(
                 crate::db::schema::group_messages::msg_time
                     .between(m.send_time - dedup_window, m.send_time + dedup_window),

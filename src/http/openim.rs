@@ -303,13 +303,14 @@ pub async fn c2c_ack(
     caller: &Caller,
     req: C2cReceiptRequest,
     ack: Ack,
+    service: Service,
 ) -> ApiResult<(usize, Vec<KeyError>)> {
     caller.may_act_as(&req.operator_account, "Operator_Account")?;
     let items: Vec<MsgRef> = req.c2c_msg_info.into_iter().map(Into::into).collect();
     let origin = caller.origin.clone();
     let out =
         state.tx(move |c| c2c::acknowledge(c, &origin, &req.operator_account, &req.peer_account, &items, ack)).await?;
-    Ok((out.changed.len(), out.errors.into_iter().map(|(k, e)| KeyError::new(k, &e)).collect()))
+    Ok((out.changed.len(), out.errors.into_iter().map(|(k, e)| KeyError::new(k, &e, service)).collect()))
 }
 
 #[derive(Serialize)]
@@ -324,7 +325,7 @@ pub async fn c2c_msg_read_receipt(
     caller: Caller,
     req: C2cReceiptRequest,
 ) -> ApiResult<C2cReceiptResponse> {
-    let (n, error_list) = c2c_ack(&state, &caller, req, Ack::Read).await?;
+    let (n, error_list) = c2c_ack(&state, &caller, req, Ack::Read, Service::OpenIm).await?;
     Ok(C2cReceiptResponse { newly_read_num: n, error_list })
 }
 
@@ -426,7 +427,9 @@ pub struct ImportMsgResponse {
 }
 
 pub async fn importmsg(state: AppState, _: Caller, req: ImportMsgRequest) -> ApiResult<ImportMsgResponse> {
-    let sync = req.sync_from_old_system.ok_or_else(|| ApiError::invalid("SyncFromOldSystem (2 or 5) is required"))?;
+    let sync = req.sync_from_old_system.ok_or_else(|| {
+        ApiError::invalid("SyncFromOldSystem (2 = history, 5 = real-time; 1 = legacy real-time) is required")
+    })?;
     let random = u32_field(req.msg_random.ok_or_else(|| ApiError::invalid("MsgRandom is required"))?, "MsgRandom")?;
     let time = req.msg_time_stamp.ok_or_else(|| ApiError::invalid("MsgTimeStamp (unix seconds) is required"))?;
     let seq = u32_field(req.msg_seq.unwrap_or(0), "MsgSeq")?;

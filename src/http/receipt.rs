@@ -53,7 +53,7 @@ pub async fn msg_delivered(state: AppState, caller: Caller, req: DeliveredReques
         }
         (None, Some(op), Some(peer)) => {
             let req = C2cReceiptRequest::new(op, peer, req.c2c_msg_info);
-            let (n, errors) = c2c_ack(&state, &caller, req, Ack::Delivered).await?;
+            let (n, errors) = c2c_ack(&state, &caller, req, Ack::Delivered, Service::Extension).await?;
             Ok(DeliveredResponse { newly_delivered_num: n, error_list: None, c2c_error_list: Some(errors) })
         }
         _ => Err(ApiError::invalid(

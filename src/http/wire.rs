@@ -126,9 +126,9 @@ pub struct KeyError {
 }
 
 impl KeyError {
-    /// The entry for `key` refused with `e`.
-    pub fn new(key: String, e: &ApiError) -> Self {
-        KeyError { msg_key: key, error_code: e.code(Service::OpenIm), error_info: e.to_string() }
+    /// The entry for `key` refused with `e` by a command of `service`.
+    pub fn new(key: String, e: &ApiError, service: Service) -> Self {
+        KeyError { msg_key: key, error_code: e.code(service), error_info: e.to_string() }
     }
 }
 

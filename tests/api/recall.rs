@@ -65,7 +65,7 @@ async fn c2c_recall() {
             json!({"From_Account": "alice", "To_Account": "bob", "MsgKeyList": [gone]}),
         )
         .await;
-    assert_eq!(v["MsgReceiptList"][0]["Code"], 20023);
+    assert_eq!(v["MsgReceiptList"][0]["Code"], 19002, "receipt_svc answers the extension code");
 
     let got = rx.wait_for("/ok", 2, Duration::from_secs(15)).await;
     let cb = got
