@@ -157,11 +157,14 @@ pub enum Ack {
     Delivered,
 }
 
-/// Per-item outcome of a receipt call: what changed, and the items refused (with why).
+/// Items of a receipt call that were refused, by MsgKey, with why.
+pub type KeyErrors = Vec<(String, ApiError)>;
+
+/// Per-item outcome of a receipt call: what changed, and the items refused.
 #[derive(Debug, Default)]
 pub struct AckOutcome {
     pub changed: Vec<String>,
-    pub errors: Vec<(String, ApiError)>,
+    pub errors: KeyErrors,
 }
 
 /// Checks the call (1..=30 items, both accounts imported) and each item on its own: bad items
@@ -172,7 +175,7 @@ fn receipt_targets(
     reader: &str,
     sender: &str,
     items: &[MsgRef],
-) -> ApiResult<(Vec<(i64, String)>, Vec<(String, ApiError)>)> {
+) -> ApiResult<(Vec<(i64, String)>, KeyErrors)> {
     if items.is_empty() || items.len() > MAX_RECEIPT_ITEMS {
         return Err(ApiError::invalid(format!(
             "C2CMsgInfo must name 1 to {MAX_RECEIPT_ITEMS} messages, got {}",

@@ -117,11 +117,14 @@ fn member_context(conn: &mut PgConnection, group_id: &str, reader: &str) -> ApiR
     Ok((g, m))
 }
 
+/// Items of a group receipt call that were refused, by seq, with why.
+pub type SeqErrors = Vec<(i64, ApiError)>;
+
 /// Per-item outcome of a group receipt call: the seqs that changed and the items refused.
 #[derive(Debug, Default)]
 pub struct SeqOutcome {
     pub changed: Vec<i64>,
-    pub errors: Vec<(i64, ApiError)>,
+    pub errors: SeqErrors,
 }
 
 /// Locks the named messages (in seq order, so concurrent receipts cannot deadlock) and checks
@@ -133,7 +136,7 @@ fn lock_targets(
     group_id: &str,
     member: &Member,
     seqs: &[i64],
-) -> ApiResult<(Vec<usize>, Vec<(i64, ApiError)>)> {
+) -> ApiResult<(Vec<usize>, SeqErrors)> {
     let rows: Vec<TargetRow> = crate::db::cached(
         "SELECT msg_seq, from_account, need_receipt, recalled_at IS NOT NULL AS recalled FROM group_messages
          WHERE group_id = $1 AND msg_seq = ANY($2) ORDER BY msg_seq FOR NO KEY UPDATE",
