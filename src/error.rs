@@ -74,6 +74,9 @@ pub enum ApiError {
     /// 40601: a profile field is longer than allowed.
     #[error("{0}")]
     FieldTooLong(String),
+    /// 10017: the sender is muted in the group.
+    #[error("{0}")]
+    SenderMuted(String),
     /// 10014: the group is full.
     #[error("{0}")]
     GroupFull(String),
@@ -136,6 +139,7 @@ impl ApiError {
             },
             ApiError::FieldTooLong(_) => 40601,
             ApiError::GroupFull(_) => 10014,
+            ApiError::SenderMuted(_) => 10017,
             ApiError::GroupIdInUse(_) => 10021,
             ApiError::Internal(_) => match service {
                 Service::OpenIm => 91000,

@@ -273,6 +273,9 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         })?),
         None => None,
     };
+    if let Some(member) = &sender_member {
+        check_not_muted(conn, &g, member)?;
+    }
     if m.need_receipt {
         cfg.require_enabled(&g.group_type, m.group_id)?;
         if let Some(member) = &sender_member {
@@ -313,6 +316,30 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         .execute(conn)?;
     }
     Ok(GroupSent { msg_seq: seq, msg_time: now, duplicate: false })
+}
+
+/// Fails with 10017 when `member` is muted, or when the whole group is and they are a plain
+/// member (the owner and admins may still speak).
+fn check_not_muted(conn: &mut PgConnection, g: &group_dom::Group, member: &group_dom::Member) -> ApiResult<()> {
+    if g.shut_up_all_member && member.role == "Member" {
+        return Err(ApiError::SenderMuted(format!(
+            "group {:?} is muted for all members (ShutUpAllMember On); {:?} may not send",
+            g.group_id, member.user_id
+        )));
+    }
+    let until: i64 = group_members::table
+        .filter(group_members::group_id.eq(&g.group_id))
+        .filter(group_members::user_id.eq(&member.user_id))
+        .filter(group_members::leave_seq.is_null())
+        .select(group_members::shut_up_until)
+        .first(conn)?;
+    if until > now_secs() {
+        return Err(ApiError::SenderMuted(format!(
+            "{:?} is muted in group {:?} until {until} (unix seconds)",
+            member.user_id, g.group_id
+        )));
+    }
+    Ok(())
 }
 
 /// Inserts one group message row.

@@ -199,7 +199,12 @@ async fn modify_group_member_info_stores_name_card_flag_and_mute() {
     assert!((now() + 590..=now() + 601).contains(&t), "ShutUpTime is seconds from now: {t}");
     assert!((now() + 50..=now() + 61).contains(&m("m2")["ShutUpUntil"].as_i64().unwrap()));
     assert_eq!(m("m3")["ShutUpUntil"], until);
+    // A muted member may not send (10017) until the mute is lifted.
+    let send = |from: &str| json!({"GroupId": gid, "From_Account": from, "Random": rand::random::<u32>(), "MsgBody": body("x")});
+    let v = app.call("group_open_http_svc/send_group_msg", send("m1")).await;
+    assert!(assert_fail(&v, 10017).contains("muted"));
     ok(modify(json!({"Member_Account": "m1", "ShutUpTime": 0})).await);
+    app.ok("group_open_http_svc/send_group_msg", send("m1")).await;
     let v = app
         .ok(
             "group_open_http_svc/get_specified_group_member_info",
