@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::wire::Empty;
 use crate::domain::accounts;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -127,11 +127,14 @@ pub async fn account_delete(state: AppState, _: Caller, req: AccountDeleteReques
     Ok(ResultItems {
         result_item: done
             .into_iter()
-            .map(|(user_id, existed)| ResultItem {
-                result_code: if existed { 0 } else { 70107 },
-                result_info: if existed { String::new() } else { format!("account {user_id:?} is not imported") },
-                user_id,
-                account_status: None,
+            .map(|(user_id, existed)| {
+                let missing = (!existed).then(|| ApiError::AccountNotFound(user_id.clone()));
+                ResultItem {
+                    result_code: missing.as_ref().map_or(0, |e| e.code(Service::Login)),
+                    result_info: missing.map(|e| e.to_string()).unwrap_or_default(),
+                    user_id,
+                    account_status: None,
+                }
             })
             .collect(),
     })
