@@ -32,12 +32,6 @@ pub struct Origin {
     pub platform: String,
 }
 
-impl Default for Origin {
-    fn default() -> Self {
-        Origin { client_ip: String::new(), platform: "RESTAPI".into() }
-    }
-}
-
 /// A new `webhook-id`: `msg_` + time-ordered hex, never containing a dot.
 pub fn new_event_id() -> String {
     let ms = chrono::Utc::now().timestamp_millis();
