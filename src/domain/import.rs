@@ -240,7 +240,9 @@ pub fn import_group_msgs(
             .filter(crate::db::schema::group_messages::group_id.eq(group_id))
             .filter(crate::db::schema::group_messages::from_account.eq(&m.from))
             .filter(crate::db::schema::group_messages::msg_random.eq(m.random))
-            .filter(crate::db::schema::group_messages::msg_body.eq(&m.body))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(messages::SAME_BODY).bind::<Text, _>(m.body.to_string()),
+            )
             .filter(
                 crate::db::schema::group_messages::msg_time
                     .between(m.send_time - dedup_window, m.send_time + dedup_window),

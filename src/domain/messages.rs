@@ -1,6 +1,8 @@
 //! Sending and listing C2C and group messages.
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use diesel::PgConnection;
 use serde_json::Value;
 
@@ -51,6 +53,11 @@ pub struct C2cSent {
     pub duplicate: bool,
 }
 
+/// SQL comparing `msg_body` with a bound body text. Bodies are `json` (kept as sent, NUL escapes
+/// included), which has no `=`; the stored text is serde_json's rendering of the same value
+/// (keys sorted), so equal bodies have equal texts.
+pub const SAME_BODY: &str = "msg_body::text = ";
+
 /// Takes a transaction-scoped advisory lock on `key`, so concurrent retries of one send are
 /// decided one after the other.
 pub fn lock_key(conn: &mut PgConnection, key: &str) -> ApiResult<()> {
@@ -78,7 +85,7 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
         .filter(c2c_messages::msg_random.eq(m.msg_random))
         .filter(c2c_messages::msg_time.ge(now - m.dedup_window))
         .filter(c2c_messages::to_account.eq_any(m.to))
-        .filter(c2c_messages::msg_body.eq(m.body))
+        .filter(sql::<Bool>(SAME_BODY).bind::<Text, _>(m.body.to_string()))
         .select((c2c_messages::to_account, c2c_messages::msg_key, c2c_messages::msg_time))
         .order(c2c_messages::id)
         .load(conn)?;
@@ -256,7 +263,7 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         .filter(group_messages::msg_random.eq(m.msg_random))
         .filter(group_messages::msg_time.ge(now - m.dedup_window))
         .filter(group_messages::from_account.eq(m.sender_name))
-        .filter(group_messages::msg_body.eq(m.body))
+        .filter(sql::<Bool>(SAME_BODY).bind::<Text, _>(m.body.to_string()))
         .select((group_messages::msg_seq, group_messages::msg_time))
         .order(group_messages::msg_seq)
         .first(conn)

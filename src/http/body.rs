@@ -39,18 +39,19 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::BadJson("the request body must be a JSON object".into()));
     }
     if has_nul(&value) {
-        // PostgreSQL cannot store U+0000 in text or jsonb: refuse it here, clearly.
-        return Err(ApiError::invalid("strings must not contain the NUL character (\\u0000)"));
+        // PostgreSQL cannot store U+0000 in text or jsonb: refuse it here, clearly. Message
+        // bodies are the exception: they are stored as `json` text, escapes and all.
+        return Err(ApiError::invalid("strings outside MsgBody must not contain the NUL character (\\u0000)"));
     }
     serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("invalid request: {e}")))
 }
 
-/// Whether any string (or key) in `v` contains U+0000.
+/// Whether any string (or key) in `v` outside a `MsgBody` contains U+0000.
 fn has_nul(v: &serde_json::Value) -> bool {
     match v {
         serde_json::Value::String(s) => s.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || (k != "MsgBody" && has_nul(v))),
         _ => false,
     }
 }

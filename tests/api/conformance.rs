@@ -269,12 +269,12 @@ async fn group_samples() {
         with(envelope(), json!({"MemberList": [{"Member_Account": "tommy", "Result": 1}]})),
     )
     .await;
-    // https://cloud.tencent.com/document/product/269/1629 (the sample's TIMFaceElem carries NUL bytes; see README)
+    // https://cloud.tencent.com/document/product/269/1629
     conform(
         &app,
         "group_open_http_svc/send_group_msg",
         g(json!({"GroupId": "@TGS#2C5SZEAEF", "Random": 8912345,
-                 "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}, {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc"}}]})),
+                 "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}, {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc\u{0}\u{1}"}}]})),
         with(envelope(), json!({"MsgTime": 1497249503, "MsgSeq": 1})),
     )
     .await;
@@ -481,13 +481,13 @@ async fn import_samples() {
         with(envelope(), json!({"MemberList": [{"Member_Account": "tommy", "Result": 1}]})),
     )
     .await;
-    // https://cloud.tencent.com/document/product/269/1635 (the sample's TIMFaceElem carries NUL bytes; see README)
+    // https://cloud.tencent.com/document/product/269/1635
     let v = conform(
         &app,
         "group_open_http_svc/import_group_msg",
         g(json!({"GroupId": "@TGS#2C5SZEAEF", "RecentContactFlag": 1, "MsgList": [
             {"From_Account": "leckie", "SendTime": 1620808101, "Random": 8912345,
-             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}, {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc"}}]},
+             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}, {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc\u{0}\u{1}"}}]},
             {"From_Account": "peter", "SendTime": 1620892821, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "red packet"}}]}]})),
         with(envelope(), json!({"ImportMsgResult": [{"MsgSeq": 1, "MsgTime": 1620808101, "Result": 0}]})),
     )

@@ -782,10 +782,26 @@ async fn non_post_calls_get_the_envelope() {
 }
 
 #[actix_web::test]
-async fn nul_characters_are_refused_as_invalid_input() {
+async fn nul_characters_are_kept_in_message_bodies_and_refused_elsewhere() {
     let app = spawn_app().await;
     app.import(&["alice", "bob"]).await;
-    let body = r#"{"From_Account":"alice","To_Account":"bob","MsgRandom":1,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"a\u0000b"}}]}"#;
+    // Tencent's samples carry binary data in message elements ("Data": "abc\u0000\u0001").
+    let face = json!([{"MsgType": "TIMFaceElem", "MsgContent": {"Index": 6, "Data": "abc\u{0}\u{1}"}}]);
+    app.ok("openim/sendmsg", json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 1, "MsgBody": face}))
+        .await;
+    let roam = app
+        .ok("openim/admin_getroammsg", json!({"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 1, "MinTime": 0, "MaxTime": now() + 60}))
+        .await;
+    assert_eq!(roam["MsgList"][0]["MsgBody"], face, "stored and answered byte for byte");
+    // A retry with the NUL body is still recognised as the same message.
+    app.ok("openim/sendmsg", json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 1, "MsgBody": face}))
+        .await;
+    let roam = app
+        .ok("openim/admin_getroammsg", json!({"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 10, "MinTime": 0, "MaxTime": now() + 60}))
+        .await;
+    assert_eq!(roam["MsgCnt"], 1);
+
+    let body = r#"{"From_Account":"al\u0000ice","To_Account":"bob","MsgRandom":1,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"ab"}}]}"#;
     let (status, v) = app.raw("openim/sendmsg", &app.query(ADMIN), body).await;
     assert_eq!(status, 200);
     let info = assert_fail(&v, 90001);
