@@ -71,6 +71,7 @@ diesel::table! {
         delivered_count -> Int4,
         created_at -> Timestamptz,
         recalled_at -> Nullable<Timestamptz>,
+        msg_priority -> Int2,
     }
 }
 

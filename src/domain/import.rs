@@ -280,6 +280,7 @@ pub fn import_group_msgs(
             body: &m.body,
             cloud_custom_data: "",
             need_receipt: m.need_receipt,
+            priority: 2,
             dedup_window,
         };
         messages::insert_group_message(conn, &send, seq, m.send_time, eligible)?;

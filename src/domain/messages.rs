@@ -238,6 +238,8 @@ pub struct GroupSend<'a> {
     pub body: &'a Value,
     pub cloud_custom_data: &'a str,
     pub need_receipt: bool,
+    /// 1 High, 2 Normal, 3 Low, 4 Lowest.
+    pub priority: i16,
     /// Seconds within which the same (group, sender, Random) is the same message.
     pub dedup_window: i64,
 }
@@ -368,6 +370,7 @@ pub fn insert_group_message(
             group_messages::cloud_custom_data.eq(m.cloud_custom_data),
             group_messages::need_receipt.eq(m.need_receipt),
             group_messages::eligible_count.eq(eligible),
+            group_messages::msg_priority.eq(m.priority),
         ))
         .execute(conn)?;
     Ok(())
@@ -385,7 +388,11 @@ pub struct GroupMessage {
     pub cloud_custom_data: String,
     pub need_receipt: bool,
     pub recalled_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub msg_priority: i16,
 }
+
+/// Tencent's `MsgPriority` names and their numbers.
+pub const PRIORITIES: [(&str, i16); 4] = [("High", 1), ("Normal", 2), ("Low", 3), ("Lowest", 4)];
 
 /// Up to `n` messages with seq <= `max_seq` (or the newest), newest first; and whether
 /// nothing older remains. Recalled messages are left out unless `with_recalled`.

@@ -27,6 +27,19 @@ pub struct SendGroupMsgRequest {
     cloud_custom_data: String,
     #[serde(rename = "NeedReadReceipt", default, deserialize_with = "int_or_string")]
     need_read_receipt: Option<i64>,
+    #[serde(rename = "MsgPriority")]
+    msg_priority: Option<Value>,
+}
+
+/// `MsgPriority` of a send: a name (what SDKs send) or its number; absent = Normal.
+fn priority(v: Option<&Value>) -> ApiResult<i16> {
+    let found = match v {
+        None | Some(Value::Null) => return Ok(2),
+        Some(Value::String(name)) => messages::PRIORITIES.iter().find(|(n, _)| n == name).map(|(_, p)| *p),
+        Some(Value::Number(n)) => n.as_i64().filter(|p| (1..=4).contains(p)).map(|p| p as i16),
+        _ => None,
+    };
+    found.ok_or_else(|| ApiError::invalid("MsgPriority must be High, Normal, Low or Lowest (or 1 to 4)"))
 }
 
 #[derive(Serialize)]
@@ -42,6 +55,7 @@ pub async fn send_group_msg(
     req: SendGroupMsgRequest,
 ) -> ApiResult<SendGroupMsgResponse> {
     let need_receipt = flag(req.need_read_receipt, "NeedReadReceipt")?;
+    let priority = priority(req.msg_priority.as_ref())?;
     let random = u32_field(req.random.ok_or_else(|| ApiError::invalid("Random (a uint32) is required"))?, "Random")?;
     let admin = caller.identifier.clone();
     let window = state.group_dedup_secs;
@@ -59,6 +73,7 @@ pub async fn send_group_msg(
                     body: &req.msg_body,
                     cloud_custom_data: &req.cloud_custom_data,
                     need_receipt,
+                    priority,
                     dedup_window: window,
                 },
             )
@@ -79,8 +94,6 @@ pub struct HistoryRequest {
     with_recalled_msg: Option<i64>,
 }
 
-/// Tencent's `MsgPriority` for `Normal` (1 High, 2 Normal, 3 Low, 4 Lowest).
-const PRIORITY_NORMAL: i32 = 2;
 /// `IsPlaceMsg` of a recalled message (1 is a deleted or expired one).
 const PLACE_MSG_RECALLED: i32 = 2;
 
@@ -95,7 +108,7 @@ pub struct HistoryItem {
     #[serde(rename = "MsgBody")]
     msg_body: Value,
     #[serde(rename = "MsgPriority")]
-    msg_priority: i32,
+    msg_priority: i16,
     #[serde(rename = "MsgRandom")]
     msg_random: i64,
     #[serde(rename = "MsgSeq")]
@@ -138,7 +151,7 @@ pub async fn group_msg_get_simple(state: AppState, _: Caller, req: HistoryReques
                 is_place_msg: if recalled { PLACE_MSG_RECALLED } else { 0 },
                 is_system_msg: 0,
                 msg_body: if recalled { Value::Array(Vec::new()) } else { m.msg_body },
-                msg_priority: PRIORITY_NORMAL,
+                msg_priority: m.msg_priority,
                 msg_random: m.msg_random,
                 msg_seq: m.msg_seq,
                 msg_time_stamp: m.msg_time,

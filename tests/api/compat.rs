@@ -21,9 +21,12 @@ fn now() -> i64 {
 async fn group_history_answers_integer_priority_and_treats_seq_zero_as_newest() {
     let app = spawn_app().await;
     let gid = group_with(&app, "Private", "owner", &["m1"]).await;
-    for _ in 0..3 {
-        app.group_msg(&gid, "owner", false).await;
-    }
+    app.group_msg(&gid, "owner", false).await;
+    // SDKs send the priority as a name; history answers its number (1 High ... 4 Lowest).
+    let send = |p: Value| json!({"GroupId": gid, "From_Account": "owner", "Random": rand::random::<u32>(), "MsgPriority": p, "MsgBody": body("x")});
+    app.ok("group_open_http_svc/send_group_msg", send(json!("Low"))).await;
+    app.ok("group_open_http_svc/send_group_msg", send(json!("Normal"))).await;
+    assert_fail(&app.call("group_open_http_svc/send_group_msg", send(json!("Urgent"))).await, 10004);
     // Go SDKs always send ReqMsgSeq, 0 when the caller wants the newest messages.
     let v = app
         .ok("group_open_http_svc/group_msg_get_simple", json!({"GroupId": gid, "ReqMsgNumber": 2, "ReqMsgSeq": 0}))
@@ -33,7 +36,7 @@ async fn group_history_answers_integer_priority_and_treats_seq_zero_as_newest() 
     assert_eq!(seqs, [3, 2], "{v}");
     for m in list {
         assert!(m["MsgPriority"].is_i64(), "Java and Go SDKs decode MsgPriority as an integer: {m}");
-        assert_eq!(m["MsgPriority"], 2, "Normal");
+        assert_eq!(m["MsgPriority"], if m["MsgSeq"] == 2 { 3 } else { 2 }, "Low, Normal: {m}");
         assert_eq!(m["IsPlaceMsg"], 0);
         let key = m["MsgKey"].as_str().unwrap();
         assert_eq!(key, format!("{}_{}_{}", m["MsgSeq"], m["MsgRandom"], m["MsgTimeStamp"]));

@@ -1,0 +1,1 @@
+ALTER TABLE group_messages DROP COLUMN msg_priority;
