@@ -62,8 +62,9 @@ pub struct Settings {
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "IMRECEIPTS_WORKERS")]
     pub workers: Option<usize>,
-    /// Request header holding the caller's address when behind a trusted reverse proxy (for
-    /// example `X-Forwarded-For`; its first address is used). Unset: the TCP peer address.
+    /// Request header holding the caller's address behind a trusted reverse proxy (for example
+    /// `X-Forwarded-For`; its last address, the one the proxy appended, is used). Unset: the TCP
+    /// peer address.
     #[arg(long, env = "IMRECEIPTS_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
     /// Seconds within which a C2C send with the same sender, receiver, `MsgRandom` and body is

@@ -6,6 +6,7 @@ ALTER TABLE groups
     ADD COLUMN info_updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     ADD COLUMN last_msg_time      BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN shut_up_all_member BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE groups g SET last_msg_time = coalesce((SELECT max(msg_time) FROM group_messages m WHERE m.group_id = g.group_id), 0);
 
 ALTER TABLE group_members
     ADD COLUMN name_card          TEXT NOT NULL DEFAULT '',

@@ -254,7 +254,7 @@ pub fn acknowledge(
         Ack::Read => {
             "WITH changed AS (
                UPDATE c2c_messages SET peer_read_at = now(), delivered_at = coalesce(delivered_at, now())
-                WHERE id = ANY($1) AND peer_read_at IS NULL RETURNING msg_key),
+                WHERE id = ANY($1) AND peer_read_at IS NULL AND recalled_at IS NULL RETURNING msg_key),
              notify AS (
                INSERT INTO user_events (user_id, event_type, payload)
                SELECT $2::text, 'C2C.ReadReceipt', jsonb_build_object('Operator_Account', $3::text,
@@ -265,7 +265,7 @@ pub fn acknowledge(
         Ack::Delivered => {
             "WITH changed AS (
                UPDATE c2c_messages SET delivered_at = now()
-                WHERE id = ANY($1) AND delivered_at IS NULL RETURNING msg_key),
+                WHERE id = ANY($1) AND delivered_at IS NULL AND recalled_at IS NULL RETURNING msg_key),
              notify AS (
                INSERT INTO user_events (user_id, event_type, payload)
                SELECT $2::text, 'C2C.Delivered', jsonb_build_object('Operator_Account', $3::text,

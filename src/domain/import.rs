@@ -167,6 +167,9 @@ pub fn import_members(
         )));
     }
     diesel::update(groups::table.find(group_id)).set(groups::member_count.eq(count)).execute(conn)?;
+    if added.is_empty() {
+        return Ok(results);
+    }
     align_join_seqs(conn, group_id)?;
     // The new members become eligible readers of the receipt-requesting messages sent after
     // they joined.
@@ -176,7 +179,9 @@ pub fn import_members(
                 SELECT count(*) FROM group_members s
                  WHERE s.group_id = $1 AND s.user_id = ANY($2) AND s.leave_seq IS NULL
                    AND s.join_seq < m.msg_seq AND s.user_id <> m.from_account)
-          WHERE m.group_id = $1 AND m.need_receipt",
+          WHERE m.group_id = $1 AND m.need_receipt
+            AND m.msg_seq > (SELECT min(join_seq) FROM group_members
+                              WHERE group_id = $1 AND user_id = ANY($2) AND leave_seq IS NULL)",
     )
     .bind::<Text, _>(group_id)
     .bind::<Array<Text>, _>(&added)
@@ -191,7 +196,7 @@ fn align_join_seqs(conn: &mut PgConnection, group_id: &str) -> ApiResult<()> {
             SET join_seq = t.last_before
            FROM (SELECT s2.id, (SELECT coalesce(max(m.msg_seq), 0) FROM group_messages m
                                  WHERE m.group_id = s2.group_id
-                                   AND m.msg_time < extract(epoch FROM s2.joined_at)::bigint) AS last_before
+                                   AND m.msg_time < floor(extract(epoch FROM s2.joined_at))::bigint) AS last_before
                    FROM group_members s2 WHERE s2.group_id = $1 AND s2.leave_seq IS NULL) t
           WHERE s.id = t.id AND t.last_before > s.join_seq",
     )
@@ -270,7 +275,7 @@ pub fn import_group_msgs(
             out.push((0, m.send_time, Some(ApiError::invalid(why))));
             continue;
         }
-        let seq = m.msg_seq.unwrap_or(last_seq + 1);
+        let seq = m.msg_seq.unwrap_or_else(|| last_seq + 1);
         let eligible = if m.need_receipt { eligible_at(conn, group_id, &m.from, m.send_time)? } else { 0 };
         let send = GroupSend {
             group_id,
@@ -294,7 +299,8 @@ pub fn import_group_msgs(
     Ok(out)
 }
 
-/// Members (other than `sender`) who had joined by `time` and had not left by then.
+/// Current members (other than `sender`) who had joined by `time`. An imported message gets a
+/// seq above every departure, so members who have left are never its readers.
 fn eligible_at(conn: &mut PgConnection, group_id: &str, sender: &str, time: i64) -> ApiResult<i32> {
     #[derive(QueryableByName)]
     struct N {
@@ -303,8 +309,8 @@ fn eligible_at(conn: &mut PgConnection, group_id: &str, sender: &str, time: i64)
     }
     let row: N = crate::db::cached(
         "SELECT count(*) AS n FROM group_members
-          WHERE group_id = $1 AND user_id <> $2 AND extract(epoch FROM joined_at)::bigint <= $3
-            AND (left_at IS NULL OR extract(epoch FROM left_at)::bigint >= $3)",
+          WHERE group_id = $1 AND user_id <> $2 AND leave_seq IS NULL
+            AND floor(extract(epoch FROM joined_at))::bigint <= $3",
     )
     .bind::<Text, _>(group_id)
     .bind::<Text, _>(sender)

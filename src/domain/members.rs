@@ -195,10 +195,10 @@ pub fn modify(conn: &mut PgConnection, group_id: &str, user: &str, c: MemberChan
     if c.shut_up_until.is_some_and(|t| t < 0) {
         return Err(ApiError::invalid("the mute time must not be negative"));
     }
+    // Locked like change_owner, so a role change and an owner change cannot interleave.
+    group_dom::lock(conn, group_id)?;
     if let Some(role) = &c.role {
         group_dom::set_role(conn, group_id, user, role)?;
-    } else {
-        group_dom::get(conn, group_id)?;
     }
     let m = group_dom::require_member(conn, group_id, user)?;
     if c.shut_up_until.is_some_and(|t| t > 0) && m.role == "Owner" {

@@ -80,18 +80,19 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
     let known = accounts::existing(conn, m.to)?;
     lock_key(conn, &format!("c2c:{}:{}", m.from, m.msg_random))?;
     let now = now_secs();
-    let earlier: Vec<(String, String, i64)> = c2c_messages::table
+    let earlier: Vec<(String, String, i64, i64)> = c2c_messages::table
         .filter(c2c_messages::from_account.eq(m.from))
         .filter(c2c_messages::msg_random.eq(m.msg_random))
         .filter(c2c_messages::msg_time.ge(now - m.dedup_window))
         .filter(c2c_messages::to_account.eq_any(m.to))
         .filter(sql::<Bool>(SAME_BODY).bind::<Text, _>(m.body.to_string()))
-        .select((c2c_messages::to_account, c2c_messages::msg_key, c2c_messages::msg_time))
+        .select((c2c_messages::to_account, c2c_messages::msg_key, c2c_messages::msg_time, c2c_messages::msg_seq))
         .order(c2c_messages::id)
         .load(conn)?;
-    let (msg_key, msg_time) = match earlier.first() {
-        Some((_, key, time)) => (key.clone(), *time),
-        None => (format!("{}_{}_{now}", m.msg_seq, m.msg_random), now),
+    // A retry keeps the first send's key, time and seq, also for receivers it adds.
+    let (msg_key, msg_time, msg_seq) = match earlier.first() {
+        Some((_, key, time, seq)) => (key.clone(), *time, *seq),
+        None => (format!("{}_{}_{now}", m.msg_seq, m.msg_random), now, m.msg_seq),
     };
     let mut failed = Vec::new();
     let mut rows = Vec::new();
@@ -107,7 +108,7 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
             c2c_messages::msg_key.eq(msg_key.clone()),
             c2c_messages::from_account.eq(m.from),
             c2c_messages::to_account.eq(to.clone()),
-            c2c_messages::msg_seq.eq(m.msg_seq),
+            c2c_messages::msg_seq.eq(msg_seq),
             c2c_messages::msg_random.eq(m.msg_random),
             c2c_messages::msg_time.eq(msg_time),
             c2c_messages::msg_body.eq(m.body),
@@ -116,8 +117,16 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
             c2c_messages::counts_unread.eq(m.counts_unread),
         ));
     }
-    if !rows.is_empty() {
-        diesel::insert_into(c2c_messages::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+    let wanted = rows.len();
+    if wanted > 0 {
+        let stored = diesel::insert_into(c2c_messages::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+        // The key is taken by another message (same MsgSeq and MsgRandom in the same second,
+        // another body): refuse rather than answer that message's key.
+        if stored < wanted {
+            return Err(ApiError::InvalidMsgKey(format!(
+                "MsgKey {msg_key:?} already names another message in this conversation (same MsgSeq and MsgRandom in the same second); send again with another MsgRandom"
+            )));
+        }
     }
     Ok(C2cSent { msg_time, msg_key, failed, duplicate: !earlier.is_empty() })
 }

@@ -109,13 +109,14 @@ pub fn verify(state: &AppState, q: &Query, client_ip: String, now: i64) -> Resul
     })
 }
 
-/// The caller's address: the first entry of the trusted proxy header when one is configured
-/// and present, else the TCP peer.
+/// The caller's address: the last entry of the trusted proxy header when one is configured and
+/// present (the one the proxy itself appended; earlier entries come from the client), else the
+/// TCP peer.
 pub fn client_ip(state: &AppState, req: &actix_web::HttpRequest) -> String {
     let from_header = state.client_ip_header.as_deref().and_then(|h| {
         let v = req.headers().get(h)?.to_str().ok()?;
-        let first = v.split(',').next()?.trim();
-        first.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+        let last = v.rsplit(',').next()?.trim();
+        last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
     });
     from_header.or_else(|| req.peer_addr().map(|a| a.ip().to_string())).unwrap_or_default()
 }

@@ -458,7 +458,7 @@ pub async fn import_group_msg(
                 random: u32_field(m.random.unwrap_or_else(|| rand::random::<u32>().into()), "Random")?,
                 from: m.from_account,
                 body: m.msg_body,
-                msg_seq: m.msg_seq,
+                msg_seq: m.msg_seq.map(|s| u32_field(s, "MsgSeq")).transpose()?,
                 need_receipt: flag(m.need_read_receipt, "NeedReadReceipt")?,
             })
         })

@@ -322,6 +322,12 @@ async fn a_retried_send_is_the_same_message() {
     let unread = app.ok("openim/get_c2c_unread_msg_num", json!({"To_Account": "bob"})).await;
     assert_eq!(unread["AllC2CUnreadMsgNum"], 3, "bob got the batch once");
     assert_eq!(app.ok("openim/get_c2c_unread_msg_num", json!({"To_Account": "carol"})).await["AllC2CUnreadMsgNum"], 2);
+    // The copy the retry added carries the first send's seq, matching its MsgKey.
+    let roam = app
+        .ok("openim/admin_getroammsg", json!({"Operator_Account": "alice", "Peer_Account": "carol", "MaxCnt": 10, "MinTime": 0, "MaxTime": now() + 60}))
+        .await;
+    let copy = roam["MsgList"].as_array().unwrap().iter().find(|m| m["MsgKey"] == first["MsgKey"]).unwrap().clone();
+    assert_eq!(first["MsgKey"].as_str().unwrap().split('_').next().unwrap(), copy["MsgSeq"].to_string(), "{copy}");
 
     // Concurrent retries of one group send: one message, one seq, counted once.
     let gid = app.group("Public", "alice", &["bob", "carol"]).await;
@@ -395,7 +401,7 @@ async fn callbacks_carry_the_callers_address_platform_and_msg_id() {
     let resp = app
         .client
         .post(format!("{}/v4/openim/c2c_msg_read_receipt?{}&platform=Android", app.base, app.query("bob")))
-        .header("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+        .header("X-Forwarded-For", "198.51.100.9, 203.0.113.7")
         .body(body.to_string())
         .send()
         .await

@@ -184,6 +184,13 @@ async fn imported_group_history_counts_only_members_who_were_there() {
     // New sends continue after the imported seqs.
     assert_eq!(app.group_msg(&gid, "leckie", true).await, 3);
 
+    // An original MsgSeq must be a uint32 above the group's latest.
+    let big = json!({"GroupId": gid, "MsgList": [{"From_Account": "leckie", "SendTime": now() - 10, "MsgSeq": i64::MAX, "MsgBody": body("x")}]});
+    assert_fail(&app.call("group_open_http_svc/import_group_msg", big).await, 10004);
+    let v = app
+        .ok("group_open_http_svc/import_group_msg", json!({"GroupId": gid, "MsgList": [{"From_Account": "leckie", "SendTime": now() - 10, "MsgSeq": 2, "MsgBody": body("x")}]}))
+        .await;
+    assert_eq!(v["ImportMsgResult"][0]["Result"], 10004, "not above the latest seq: {v}");
     let v = app.call("group_open_http_svc/import_group", json!({"Type": "AVChatRoom", "Name": "live"})).await;
     assert_fail(&v, 10007);
     let v = app
