@@ -14,14 +14,15 @@ use crate::webhooks::outbox::{self, Origin};
 /// Most messages one per-message receipt call may name (Tencent's client limit).
 pub const MAX_RECEIPT_ITEMS: usize = 30;
 
-/// Fails with 90008 / 90003 unless both accounts are imported (one query for both).
-fn require_pair(conn: &mut PgConnection, reader: &str, peer: &str) -> ApiResult<()> {
+/// Fails with 90008 (the first account) / 90003 (the second) unless both are imported, in one
+/// query.
+pub fn require_pair(conn: &mut PgConnection, reader: &str, peer: &str) -> ApiResult<()> {
     let known = accounts::existing(conn, &[reader.to_string(), peer.to_string()])?;
     if !known.iter().any(|k| k == reader) {
         return Err(ApiError::SenderNotFound(format!("account {reader:?} is not imported")));
     }
     if !known.iter().any(|k| k == peer) {
-        return Err(ApiError::PeerNotFound(format!("Peer_Account {peer:?} is not imported")));
+        return Err(ApiError::PeerNotFound(format!("account {peer:?} is not imported")));
     }
     Ok(())
 }

@@ -54,13 +54,7 @@ pub fn import_c2c(conn: &mut PgConnection, m: &C2cImport) -> ApiResult<String> {
     if !(0..=now_secs()).contains(&m.msg_time) {
         return Err(ApiError::invalid(format!("MsgTimeStamp {} must be a past unix time in seconds", m.msg_time)));
     }
-    let known = accounts::existing(conn, &[m.from.to_string(), m.to.to_string()])?;
-    if !known.iter().any(|k| k == m.from) {
-        return Err(ApiError::SenderNotFound(format!("From_Account {:?} is not imported", m.from)));
-    }
-    if !known.iter().any(|k| k == m.to) {
-        return Err(ApiError::PeerNotFound(format!("To_Account {:?} is not imported", m.to)));
-    }
+    crate::domain::c2c::require_pair(conn, m.from, m.to)?;
     let key = format!("{}_{}_{}", m.msg_seq, m.msg_random, m.msg_time);
     let reverse: i64 = c2c_messages::table
         .filter(c2c_messages::from_account.eq(m.to))

@@ -6,7 +6,7 @@ use diesel::PgConnection;
 use serde_json::json;
 
 use crate::db::schema::{c2c_messages, group_messages};
-use crate::domain::{accounts, c2c, groups};
+use crate::domain::{c2c, groups};
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::outbox::{self, Origin};
 
@@ -16,13 +16,7 @@ pub const MAX_GROUP_RECALL: usize = 10;
 /// Recalls the C2C message `key` from `from` to `to` (`admin_msgwithdraw`) and fires
 /// `C2C.CallbackAfterMsgWithDraw` with the receiver's unread count afterwards.
 pub fn withdraw_c2c(conn: &mut PgConnection, origin: &Origin, from: &str, to: &str, key: &str) -> ApiResult<()> {
-    let known = accounts::existing(conn, &[from.to_string(), to.to_string()])?;
-    if !known.iter().any(|k| k == from) {
-        return Err(ApiError::SenderNotFound(format!("From_Account {from:?} is not imported")));
-    }
-    if !known.iter().any(|k| k == to) {
-        return Err(ApiError::PeerNotFound(format!("To_Account {to:?} is not imported")));
-    }
+    c2c::require_pair(conn, from, to)?;
     if key.is_empty() {
         return Err(ApiError::InvalidMsgKey("MsgKey must not be empty".into()));
     }
