@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 70001: the UserSig has expired.
     #[error("UserSig expired at {0} (unix seconds); generate a new one")]
     SigExpired(i64),
+    /// 70009: the UserSig was issued further in the future than the allowed clock skew.
+    #[error("UserSig was issued {0} s in the future (more than the {skew} s clock skew allowed); check the clock of the server that signs UserSigs", skew = crate::usersig::CLOCK_SKEW_SECS)]
+    SigFromFuture(i64),
     /// 70003: the UserSig cannot be decoded.
     #[error("UserSig cannot be decoded: {0}")]
     SigDecode(String),
@@ -74,6 +77,15 @@ pub enum ApiError {
     /// 40601: a profile field is longer than allowed.
     #[error("{0}")]
     FieldTooLong(String),
+    /// 80002: the message body is larger than 12 KB.
+    #[error("{0}")]
+    MsgTooLong(String),
+    /// 60007: the identifier called a command class more often than its rate limit allows.
+    #[error("{0}")]
+    UserRateLimited(String),
+    /// 60011: the whole app called more often than its rate limit allows.
+    #[error("{0}")]
+    AppRateLimited(String),
     /// 10017: the sender is muted in the group.
     #[error("{0}")]
     SenderMuted(String),
@@ -113,7 +125,7 @@ impl ApiError {
             ApiError::MissingAppId => 60012,
             ApiError::SigExpired(_) => 70001,
             ApiError::SigDecode(_) => 70003,
-            ApiError::SigMismatch => 70009,
+            ApiError::SigMismatch | ApiError::SigFromFuture(_) => 70009,
             ApiError::IdentifierMismatch(..) => 70013,
             ApiError::AppIdMismatch(_) => 70014,
             ApiError::AccountNotFound(_) => 70107,
@@ -140,6 +152,9 @@ impl ApiError {
             ApiError::FieldTooLong(_) => 40601,
             ApiError::GroupFull(_) => 10014,
             ApiError::SenderMuted(_) => 10017,
+            ApiError::MsgTooLong(_) => 80002,
+            ApiError::UserRateLimited(_) => 60007,
+            ApiError::AppRateLimited(_) => 60011,
             ApiError::GroupIdInUse(_) => 10021,
             ApiError::Internal(_) => match service {
                 Service::OpenIm => 91000,
@@ -174,6 +189,14 @@ impl ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        // Input is checked before it reaches SQL; this is the net for a text value with U+0000
+        // that slipped through (PostgreSQL cannot store it), so the caller hears which rule
+        // they broke instead of "internal error".
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            if info.message().contains("0x00") || info.message().contains("\\u0000") {
+                return ApiError::invalid("a text value contains the NUL character (U+0000), which cannot be stored");
+            }
+        }
         ApiError::Internal(e.into())
     }
 }

@@ -54,6 +54,9 @@ impl Application {
             client_ip_header: settings.client_ip_header.as_deref().map(|h| h.trim().to_ascii_lowercase().into()),
             c2c_dedup_secs: settings.c2c_dedup_secs.max(0),
             group_dedup_secs: settings.group_dedup_secs.max(0),
+            body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
+            rate_limiter: Arc::new(http::rate_limit::RateLimiter::new(&settings.rate_limits)),
+            retention: settings.retention.clone(),
         };
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -63,9 +66,9 @@ impl Application {
             // Signals are handled in `run_until_stopped` so Ctrl-C is as graceful as SIGTERM.
             .disable_signals()
             .shutdown_timeout(20);
-        if let Some(w) = settings.workers {
-            server = server.workers(w);
-        }
+        let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // actix counts connections per worker.
+        server = server.workers(workers).max_connections(settings.max_connections.div_ceil(workers).max(1));
         let dispatcher = settings
             .webhooks
             .dispatch

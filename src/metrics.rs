@@ -41,6 +41,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     webhook_outcomes: BTreeMap<&'static str, u64>,
     webhook_latency: Histogram,
+    refusals: BTreeMap<&'static str, u64>,
+    retention_removed: BTreeMap<&'static str, u64>,
 }
 
 /// Counters and histograms, rendered in the Prometheus text format.
@@ -66,6 +68,20 @@ impl Metrics {
         }
     }
 
+    /// Records one request refused before it ran (`rate_limit_app`, `rate_limit_identifier`).
+    pub fn observe_refusal(&self, reason: &'static str) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.refusals.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// Records rows of `table` removed by the retention worker.
+    pub fn observe_retention(&self, table: &'static str, rows: u64) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.retention_removed.entry(table).or_default() += rows;
+        }
+    }
+
     /// Renders everything; `queue` holds webhook delivery counts by state name.
     pub fn render(&self, queue: &[(String, i64)]) -> String {
         let mut out = String::new();
@@ -84,6 +100,14 @@ impl Metrics {
         }
         out.push_str("# TYPE imreceipts_webhook_attempt_seconds histogram\n");
         m.webhook_latency.render(&mut out, "imreceipts_webhook_attempt_seconds", "endpoint=\"all\"");
+        out.push_str("# TYPE imreceipts_refused_requests_total counter\n");
+        for (reason, n) in &m.refusals {
+            let _ = writeln!(out, "imreceipts_refused_requests_total{{reason=\"{reason}\"}} {n}");
+        }
+        out.push_str("# TYPE imreceipts_retention_removed_rows_total counter\n");
+        for (table, n) in &m.retention_removed {
+            let _ = writeln!(out, "imreceipts_retention_removed_rows_total{{table=\"{table}\"}} {n}");
+        }
         out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
         for (state, n) in queue {
             let _ = writeln!(out, "imreceipts_webhook_queue_depth{{state=\"{state}\"}} {n}");

@@ -75,8 +75,56 @@ pub struct Settings {
     /// message (Tencent: 5 minutes).
     #[arg(long, env = "IMRECEIPTS_GROUP_DEDUP_SECS", default_value_t = 300)]
     pub group_dedup_secs: i64,
+    /// Seconds an authenticated request may take to send its body before it is refused (60003).
+    #[arg(long, env = "IMRECEIPTS_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_timeout_secs: u64,
+    /// Most open client connections, all workers together; beyond it new connections wait in
+    /// the listen backlog.
+    #[arg(long, env = "IMRECEIPTS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    #[command(flatten)]
+    pub rate_limits: RateLimitSettings,
+    #[command(flatten)]
+    pub retention: RetentionSettings,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+}
+
+/// Request rate limits (token buckets per process; 0 switches a limit off).
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitSettings {
+    /// Requests per second for the whole app, all identifiers and commands together (60011
+    /// beyond). Off by default: a self-hosted server is sized by its operator.
+    #[arg(long = "rate-limit-app", env = "IMRECEIPTS_RATE_LIMIT_APP", default_value_t = 0)]
+    pub app_per_sec: u32,
+    /// Requests per second of one non-admin identifier in one command class (receipts, sends,
+    /// reads, management; 60007 beyond). Bursts of twice the rate are allowed.
+    #[arg(long = "rate-limit-user", env = "IMRECEIPTS_RATE_LIMIT_USER", default_value_t = 50)]
+    pub user_per_sec: u32,
+    /// The same per-identifier limit for App admin identifiers (the app's own backend).
+    #[arg(long = "rate-limit-admin", env = "IMRECEIPTS_RATE_LIMIT_ADMIN", default_value_t = 0)]
+    pub admin_per_sec: u32,
+}
+
+/// How long finished data is kept (0 keeps it forever) and how the cleanup runs.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionSettings {
+    /// Days a finished (delivered or dead) webhook delivery, its attempts and its event are kept.
+    #[arg(long = "retention-webhook-days", env = "IMRECEIPTS_RETENTION_WEBHOOK_DAYS", default_value_t = 30)]
+    pub webhook_days: u32,
+    /// Hours of live notifications kept for catch-up: a stream resumed from an older event id
+    /// gets a clear error and starts again from now.
+    #[arg(long = "retention-notification-hours", env = "IMRECEIPTS_RETENTION_NOTIFICATION_HOURS", default_value_t = 168)]
+    pub notification_hours: u32,
+    /// Days messages (with their receipts) are kept, like Tencent's roaming period; 0 = forever.
+    #[arg(long = "retention-message-days", env = "IMRECEIPTS_RETENTION_MESSAGE_DAYS", default_value_t = 0)]
+    pub message_days: u32,
+    /// Seconds between cleanup rounds.
+    #[arg(long = "retention-interval-secs", env = "IMRECEIPTS_RETENTION_INTERVAL_SECS", default_value_t = 60)]
+    pub interval_secs: u64,
+    /// Rows one cleanup statement deletes at most (small batches never hold long locks).
+    #[arg(long = "retention-batch", env = "IMRECEIPTS_RETENTION_BATCH", default_value_t = 1000)]
+    pub batch: u32,
 }
 
 /// Webhook dispatcher settings.

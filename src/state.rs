@@ -36,9 +36,26 @@ pub struct AppState {
     pub c2c_dedup_secs: i64,
     /// Seconds within which a repeated group send is the same message.
     pub group_dedup_secs: i64,
+    /// How long an authenticated request may take to send its body.
+    pub body_timeout: std::time::Duration,
+    /// Request rate limits.
+    pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// How long each family of data is kept.
+    pub retention: crate::settings::RetentionSettings,
 }
 
 impl AppState {
+    /// Admits one request of `caller` under the rate limits, counting refusals.
+    pub fn admit(&self, caller: &crate::http::auth::Caller, command: &str) -> ApiResult<()> {
+        let verdict = self.rate_limiter.admit(&caller.identifier, caller.is_admin, command);
+        match &verdict {
+            Err(ApiError::AppRateLimited(_)) => self.metrics.observe_refusal("rate_limit_app"),
+            Err(_) => self.metrics.observe_refusal("rate_limit_identifier"),
+            Ok(()) => {}
+        }
+        verdict
+    }
+
     /// Runs `f` with a pooled connection on the blocking thread pool.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where

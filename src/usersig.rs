@@ -17,6 +17,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Inflated UserSigs larger than this are refused: a real one is a few hundred bytes.
 const MAX_INFLATED: u64 = 16 * 1024;
+/// Seconds a UserSig's `TLS.time` may lie ahead of this server's clock (the signing server's
+/// clock may run a little fast); a sig from further in the future is refused, so a leaked
+/// signing key cannot mint sigs that stay valid long after it is rotated.
+pub const CLOCK_SKEW_SECS: i64 = 300;
 
 /// The fields of a decoded UserSig.
 #[derive(Debug, Deserialize)]
@@ -118,6 +122,9 @@ pub fn verify(key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i6
     let mut m = mac(key);
     m.update(content(&doc.identifier, doc.sdkappid, doc.time, doc.expire, doc.userbuf.as_deref()).as_bytes());
     m.verify_slice(&expected).map_err(|_| ApiError::SigMismatch)?;
+    if doc.time > now.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(ApiError::SigFromFuture(doc.time - now));
+    }
     let expires_at = doc.time.saturating_add(doc.expire);
     if now > expires_at {
         return Err(ApiError::SigExpired(expires_at));
@@ -143,6 +150,19 @@ mod tests {
         // ...and is expired one second after time + expire.
         let err = verify(KEY, 1400000000, "xiaojun", VECTOR_SIG, 1700000000 + 15552001);
         assert!(matches!(err, Err(ApiError::SigExpired(1715552000))));
+    }
+
+    #[test]
+    fn refuses_sigs_from_the_future_beyond_the_skew() {
+        let t = 1700000000;
+        let sig = generate(KEY, 1400000000, "bob", t, 86400);
+        // Signed by a clock up to five minutes fast: accepted.
+        verify(KEY, 1400000000, "bob", &sig, t - CLOCK_SKEW_SECS).unwrap();
+        // Signed "ten years from now": refused although it has not expired.
+        let err = verify(KEY, 1400000000, "bob", &sig, t - CLOCK_SKEW_SECS - 1);
+        assert!(matches!(err, Err(ApiError::SigFromFuture(301))), "{err:?}");
+        let far = generate(KEY, 1400000000, "bob", t + 10 * 365 * 86400, 86400);
+        assert!(matches!(verify(KEY, 1400000000, "bob", &far, t), Err(ApiError::SigFromFuture(_))));
     }
 
     fn recompress(doc: &str, level: Compression) -> String {

@@ -61,12 +61,18 @@ pub fn unread_with(conn: &mut PgConnection, user: &str, peer: &str) -> ApiResult
 
 /// Marks the conversation read up to `read_time` (default now, never in the future, never
 /// backwards) and fires `C2C.CallbackAfterMsgReport`. Returns the effective read time.
+///
+/// Only a read time that moves forward records anything (a notification for the peer, a
+/// callback), so repeating a call cannot flood the peer's stream or the app's webhooks. With
+/// `require_conversation` (a user acting for themselves) the two accounts must have exchanged
+/// a message.
 pub fn set_read(
     conn: &mut PgConnection,
     origin: &Origin,
     reader: &str,
     peer: &str,
     read_time: Option<i64>,
+    require_conversation: bool,
 ) -> ApiResult<i64> {
     require_pair(conn, reader, peer)?;
     let now = now_secs();
@@ -74,21 +80,34 @@ pub fn set_read(
     if wanted < 0 {
         return Err(ApiError::invalid("MsgReadTime must be a unix time in seconds, not negative"));
     }
-    let effective: i64 = diesel::insert_into(c2c_read_state::table)
-        .values((
-            c2c_read_state::reader.eq(reader),
-            c2c_read_state::peer.eq(peer),
-            c2c_read_state::read_time.eq(wanted),
-        ))
-        .on_conflict((c2c_read_state::reader, c2c_read_state::peer))
-        .do_update()
-        .set((
-            c2c_read_state::read_time
-                .eq(diesel::dsl::sql::<BigInt>("greatest(c2c_read_state.read_time, excluded.read_time)")),
-            c2c_read_state::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(c2c_read_state::read_time)
-        .get_result(conn)?;
+    if require_conversation && !conversation_exists(conn, reader, peer)? {
+        return Err(ApiError::invalid(format!(
+            "{reader:?} and {peer:?} have no conversation (no message between them), so there is nothing to mark read"
+        )));
+    }
+    #[derive(QueryableByName)]
+    struct ReadTime {
+        #[diesel(sql_type = BigInt)]
+        read_time: i64,
+    }
+    let moved: Option<ReadTime> = crate::db::cached(
+        "INSERT INTO c2c_read_state AS s (reader, peer, read_time) VALUES ($1, $2, $3)
+         ON CONFLICT (reader, peer) DO UPDATE SET read_time = EXCLUDED.read_time, updated_at = now()
+           WHERE s.read_time < EXCLUDED.read_time
+         RETURNING s.read_time",
+    )
+    .bind::<Text, _>(reader)
+    .bind::<Text, _>(peer)
+    .bind::<BigInt, _>(wanted)
+    .get_result(conn)
+    .optional()?;
+    let Some(ReadTime { read_time: effective }) = moved else {
+        // Already read up to (or past) the requested time: nothing changed, nothing to tell.
+        return Ok(c2c_read_state::table
+            .find((reader, peer))
+            .select(c2c_read_state::read_time)
+            .first(conn)?);
+    };
     // The peer (whose messages were read) sees the conversation read when they come online.
     notifications::record(
         conn,
@@ -114,6 +133,15 @@ pub fn set_read(
         }),
     )?;
     Ok(effective)
+}
+
+/// Whether `a` and `b` have exchanged at least one message (either direction).
+fn conversation_exists(conn: &mut PgConnection, a: &str, b: &str) -> ApiResult<bool> {
+    use diesel::dsl::exists;
+    let pair = |from: &str, to: &str| {
+        c2c_messages::table.filter(c2c_messages::from_account.eq(from.to_string())).filter(c2c_messages::to_account.eq(to.to_string()))
+    };
+    Ok(diesel::select(exists(pair(a, b)).or(exists(pair(b, a)))).get_result(conn)?)
 }
 
 /// Unread counts of `user`: the total, per requested peer, and peers that are not imported.

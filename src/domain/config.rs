@@ -44,6 +44,13 @@ pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
 pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConfig> {
     let mut cfg = load(conn)?;
     if let Some(types) = u.group_types {
+        // Five types and two aliases: a longer list can only repeat itself.
+        if types.len() > 8 {
+            return Err(ApiError::invalid(format!(
+                "GroupReceiptTypes has {} entries; name each group type at most once (at most 8 entries)",
+                types.len()
+            )));
+        }
         let mut canon: Vec<String> = Vec::new();
         for t in &types {
             let c = super::groups::canonical_type(t)?;

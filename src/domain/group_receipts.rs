@@ -495,7 +495,10 @@ fn decode_cursor(cursor: &str) -> ApiResult<String> {
     if cursor.is_empty() {
         return Ok(String::new());
     }
-    URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+    // A decoded cursor is an account id: one with a control character (a NUL would reach SQL)
+    // cannot have come from us.
+    let decoded = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok());
+    decoded.filter(|a| !a.chars().any(char::is_control)).ok_or_else(|| {
         ApiError::invalid(
             "Cursor is not a value returned by get_group_msg_receipt_detail; pass \"\" for the first page",
         )

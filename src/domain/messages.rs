@@ -11,8 +11,18 @@ use crate::domain::config::ReceiptConfig;
 use crate::domain::{accounts, groups as group_dom, now_secs};
 use crate::error::{ApiError, ApiResult};
 
-/// Checks a Tencent `MsgBody`: a non-empty array of `{MsgType, MsgContent}` objects.
+/// Largest `MsgBody` in bytes of JSON text: Tencent's 12 KB message size limit.
+pub const MAX_BODY_BYTES: usize = 12 * 1024;
+
+/// Checks a Tencent `MsgBody`: a non-empty array of `{MsgType, MsgContent}` objects of at most
+/// [`MAX_BODY_BYTES`] (80002 beyond, as Tencent answers).
 pub fn validate_body(body: &Value) -> ApiResult<()> {
+    let size = serde_json::to_vec(body).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_BODY_BYTES {
+        return Err(ApiError::MsgTooLong(format!(
+            "MsgBody is {size} bytes of JSON; a message may have at most {MAX_BODY_BYTES} bytes (12 KB)"
+        )));
+    }
     let items = body.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
         ApiError::invalid("MsgBody must be a non-empty array of {\"MsgType\":..,\"MsgContent\":{..}}")
     })?;
@@ -24,6 +34,17 @@ pub fn validate_body(body: &Value) -> ApiResult<()> {
                 "MsgBody[{i}] must be an object with a string MsgType and an object MsgContent"
             )));
         }
+    }
+    Ok(())
+}
+
+/// Checks a message's `CloudCustomData`: it counts towards Tencent's 12 KB message size.
+pub fn validate_custom_data(data: &str) -> ApiResult<()> {
+    if data.len() > MAX_BODY_BYTES {
+        return Err(ApiError::MsgTooLong(format!(
+            "CloudCustomData is {} bytes; a message may have at most {MAX_BODY_BYTES} bytes (12 KB)",
+            data.len()
+        )));
     }
     Ok(())
 }
@@ -74,6 +95,7 @@ pub fn lock_key(conn: &mut PgConnection, key: &str) -> ApiResult<()> {
 /// so clients that reuse one MsgRandom for different messages lose nothing.
 pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
     validate_body(m.body)?;
+    validate_custom_data(m.cloud_custom_data)?;
     if !accounts::exists(conn, m.from)? {
         return Err(ApiError::SenderNotFound(format!("From_Account {:?} is not imported", m.from)));
     }
@@ -267,6 +289,7 @@ pub struct GroupSent {
 /// the window) answers the original message and stores nothing.
 pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -> ApiResult<GroupSent> {
     validate_body(m.body)?;
+    validate_custom_data(m.cloud_custom_data)?;
     let g = group_dom::lock(conn, m.group_id)?;
     let now = now_secs();
     let earlier: Option<(i64, i64)> = group_messages::table

@@ -7,6 +7,7 @@ mod group_msg;
 mod login;
 mod openim;
 mod ops;
+pub mod rate_limit;
 mod receipt;
 mod routes;
 mod stream;
@@ -101,6 +102,7 @@ async fn handle(
         .find(|r| r.service == service && r.command == command)
         .ok_or_else(|| ApiError::UnknownCommand(format!("{service}/{command}")))?;
     let caller = auth::verify(state, &query, auth::client_ip(state, req), chrono::Utc::now().timestamp())?;
+    state.admit(&caller, command)?;
     if route.access == auth::Access::Admin && !caller.is_admin {
         return Err(ApiError::AdminRequired(format!(
             "{service}/{command} needs an App admin identifier; {:?} is not one",
@@ -111,6 +113,6 @@ async fn handle(
         let who = caller.identifier.clone();
         state.db(move |c| crate::domain::accounts::require(c, &who)).await?;
     }
-    let body = body::read(req, payload).await?;
+    let body = body::read(req, payload, state.body_timeout).await?;
     (route.handler)(state.clone(), caller, body).await
 }

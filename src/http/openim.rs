@@ -56,6 +56,7 @@ fn prepare(caller: &Caller, req: SendMsgRequest, batch: bool) -> ApiResult<Prepa
     };
     wire::check_len(&to, 1, 500, "To_Account")?;
     let random = req.msg_random.ok_or_else(|| ApiError::invalid("MsgRandom (a uint32) is required"))?;
+    wire::check_len(req.send_msg_control.as_deref().unwrap_or_default(), 0, 8, "SendMsgControl")?;
     Ok(Prepared {
         from: req.from_account.unwrap_or_else(|| caller.identifier.clone()),
         to,
@@ -274,8 +275,10 @@ pub async fn admin_set_msg_read(
 ) -> ApiResult<SetMsgReadResponse> {
     caller.may_act_as(&req.report_account, "Report_Account")?;
     let origin = caller.origin;
-    let t =
-        state.tx(move |c| c2c::set_read(c, &origin, &req.report_account, &req.peer_account, req.msg_read_time)).await?;
+    let own = !caller.is_admin;
+    let t = state
+        .tx(move |c| c2c::set_read(c, &origin, &req.report_account, &req.peer_account, req.msg_read_time, own))
+        .await?;
     Ok(SetMsgReadResponse { msg_read_time: t })
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::stream;
 
-use super::auth;
+use super::{auth, wire};
 use crate::domain::accounts;
 use crate::domain::notifications::{self, Notification, Position};
 use crate::error::{ApiError, Service};
@@ -21,10 +21,14 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 fn resolve(state: &AppState, req: &HttpRequest) -> Result<(String, Option<Position>), ApiError> {
     let query = auth::parse_query(state, req.query_string())?;
     let caller = auth::verify(state, &query, auth::client_ip(state, req), chrono::Utc::now().timestamp())?;
+    state.admit(&caller, "event_stream")?;
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     // An admin may follow any user's stream; a user only their own.
+    if let Some((name, _)) = params.iter().find(|(_, v)| wire::has_control_chars(v)) {
+        return Err(ApiError::invalid(format!("query parameter {name} contains a control character (such as U+0000)")));
+    }
     let user = match param("To_Account") {
         Some(u) => caller.may_act_as(&u, "To_Account").map(|_| u)?,
         None if caller.is_admin => {
@@ -58,17 +62,17 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         Err(e) => return error(e),
     };
     let who = user.clone();
-    let start = match resume {
-        Some(id) => Ok(id),
-        None => {
-            state
-                .db(move |c| {
-                    accounts::require(c, &who)?;
-                    notifications::latest(c, &who)
-                })
-                .await
-        }
-    };
+    // The account is checked on every connect, resuming or not: a deleted account's sig must
+    // not read its old stream.
+    let start = state
+        .db(move |c| {
+            accounts::require(c, &who)?;
+            match resume {
+                Some(id) => Ok(id),
+                None => notifications::latest(c, &who),
+            }
+        })
+        .await;
     let last = match start {
         Ok(id) => id,
         Err(e) => return error(e),

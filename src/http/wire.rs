@@ -25,6 +25,12 @@ pub fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
     }
 }
 
+/// Whether `s` holds a control character (U+0000-U+001F, U+007F): never valid in an account,
+/// a group id or a cursor, and U+0000 cannot even be stored by PostgreSQL.
+pub fn has_control_chars(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
 /// A 0/1 flag (absent = 0).
 pub fn flag(v: Option<i64>, field: &str) -> ApiResult<bool> {
     match v.unwrap_or(0) {

@@ -54,6 +54,13 @@ fn validate(c: &EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<()> {
                 "Events must name at least one callback command, or be [\"*\"] (or omitted) for all",
             ));
         }
+        if events.len() > EVENT_TYPES.len() {
+            return Err(ApiError::invalid(format!(
+                "Events has {} entries; name each of the {} callback commands at most once",
+                events.len(),
+                EVENT_TYPES.len()
+            )));
+        }
         for e in events {
             if !EVENT_TYPES.contains(&e.as_str()) {
                 return Err(ApiError::invalid(format!(

@@ -7,6 +7,7 @@ mod schema;
 mod compat;
 mod conformance;
 mod foundation;
+mod hardening;
 mod import;
 mod openapi;
 mod processes;
