@@ -91,7 +91,7 @@ impl DeliveryState {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// Whether the delivery is done (sets `finished_at`).
+    /// Whether the delivery is done (and so may be purged after the retention period).
     pub fn is_finished(self) -> bool {
         matches!(self, DeliveryState::Succeeded | DeliveryState::Dead)
     }
@@ -352,6 +352,63 @@ pub fn count_by_state(conn: &mut PgConnection) -> ApiResult<Vec<(DeliveryState, 
         .select((webhook_deliveries::state, diesel::dsl::count_star()))
         .order(webhook_deliveries::state)
         .load(conn)?)
+}
+
+/// Rows removed by one [`purge_finished`] call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub events: u64,
+}
+
+/// Deletes at most `batch` deliveries that finished (succeeded or dead) more than `keep` ago,
+/// with their attempts, then at most `batch` events older than `keep` left without any delivery
+/// (including those orphaned when their endpoint was deleted).
+///
+/// Each step is one short statement that locks only the rows it deletes and skips rows another
+/// transaction holds, so pending and in-flight deliveries (and receipt writes) never wait on it.
+/// Call it repeatedly until it returns zeros to catch up.
+pub fn purge_finished(conn: &mut PgConnection, keep: chrono::Duration, batch: i64) -> ApiResult<PurgeCounts> {
+    if batch < 1 {
+        return Err(ApiError::invalid(format!("the purge batch must be at least 1, got {batch}")));
+    }
+    let keep_secs = keep.num_milliseconds().max(0) as f64 / 1000.0;
+    #[derive(QueryableByName)]
+    struct Removed {
+        #[diesel(sql_type = BigInt)]
+        deliveries: i64,
+        #[diesel(sql_type = BigInt)]
+        attempts: i64,
+    }
+    // Attempts are deleted explicitly (not left to ON DELETE CASCADE) so they can be counted.
+    let removed: Removed = crate::db::cached(concat!(
+        "WITH doomed AS (SELECT id FROM webhook_deliveries
+                          WHERE state IN (",
+        code!(Succeeded),
+        ", ",
+        code!(Dead),
+        ") AND finished_at < now() - make_interval(secs => $1)
+                          ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+              a AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
+              d AS (DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+         SELECT (SELECT count(*) FROM d) AS deliveries, (SELECT count(*) FROM a) AS attempts"
+    ))
+    .bind::<Double, _>(keep_secs)
+    .bind::<BigInt, _>(batch)
+    .get_result(conn)?;
+    // No delivery is ever added to an existing event, so an old event without one stays so.
+    let events = crate::db::cached(
+        "DELETE FROM webhook_events WHERE id IN (
+            SELECT e.id FROM webhook_events e
+             WHERE e.created_at < now() - make_interval(secs => $1)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+             ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Double, _>(keep_secs)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)?;
+    Ok(PurgeCounts { deliveries: removed.deliveries as u64, attempts: removed.attempts as u64, events: events as u64 })
 }
 
 /// A delivery row joined with its event.
