@@ -1,7 +1,6 @@
 //! Operations routes outside `/v4` auth: liveness, readiness, metrics.
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 
 use crate::state::AppState;
 
@@ -20,16 +19,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let queue = state
-        .db(|c| {
-            use crate::db::schema::webhook_deliveries::dsl::*;
-            let rows: Vec<(i16, i64)> =
-                webhook_deliveries.group_by(state).select((state, diesel::dsl::count_star())).load(c)?;
-            Ok(rows)
-        })
-        .await
-        .unwrap_or_default();
-    let named: Vec<(String, i64)> =
-        queue.into_iter().map(|(s, n)| (crate::webhooks::state_name(s).to_string(), n)).collect();
+    let queue = state.db(crate::webhooks::deliveries::count_by_state).await.unwrap_or_default();
+    let named: Vec<(String, i64)> = queue.into_iter().map(|(s, n)| (s.name().to_string(), n)).collect();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&named))
 }

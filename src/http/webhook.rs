@@ -7,8 +7,8 @@ use super::auth::Caller;
 use super::wire::{int_flag, Empty, EmptyRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::webhooks::endpoints::{self, DeliveryFilter, DeliveryView, Endpoint, EndpointChange};
-use crate::webhooks::state_name;
+use crate::webhooks::deliveries::{self, DeliveryFilter, DeliveryState, DeliveryView};
+use crate::webhooks::endpoints::{self, Endpoint, EndpointChange};
 
 /// An endpoint as answered (its current signing secret included: admins need it to verify).
 #[derive(Serialize)]
@@ -72,7 +72,7 @@ impl From<&DeliveryView> for DeliveryInfo {
             endpoint_id: d.endpoint_id,
             webhook_id: d.webhook_id.clone(),
             callback_command: d.event_type.clone(),
-            state: state_name(d.state),
+            state: d.state.name(),
             attempts: d.attempts,
             last_status: d.last_status.unwrap_or(0),
             last_error: d.last_error.clone().unwrap_or_default(),
@@ -180,8 +180,8 @@ pub async fn rotate_secret(state: AppState, _: Caller, req: RotateRequest) -> Ap
     Ok(endpoint_response(&e))
 }
 
-fn state_code(name: &str) -> ApiResult<i16> {
-    (0..=4).find(|s| state_name(*s) == name).ok_or_else(|| {
+fn state_code(name: &str) -> ApiResult<DeliveryState> {
+    DeliveryState::from_name(name).ok_or_else(|| {
         ApiError::invalid(format!("State {name:?} must be pending, in_flight, succeeded, dead or paused"))
     })
 }
@@ -233,7 +233,7 @@ pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequ
         before_id,
         limit,
     };
-    let (rows, finished) = state.db(move |c| endpoints::deliveries(c, filter)).await?;
+    let (rows, finished) = state.db(move |c| deliveries::list(c, filter)).await?;
     let cursor = if finished { String::new() } else { rows.last().map(|d| d.id.to_string()).unwrap_or_default() };
     Ok(DeliveriesResponse {
         deliveries: rows.iter().map(Into::into).collect(),
@@ -270,7 +270,7 @@ pub struct DeliveryResponse {
 }
 
 pub async fn get_delivery(state: AppState, _: Caller, req: DeliveryRequest) -> ApiResult<DeliveryResponse> {
-    let (d, body, attempts) = state.db(move |c| endpoints::delivery(c, req.delivery_id)).await?;
+    let (d, body, attempts) = state.db(move |c| deliveries::delivery(c, req.delivery_id)).await?;
     Ok(DeliveryResponse {
         delivery: (&d).into(),
         body: String::from_utf8_lossy(&body).into_owned(),
@@ -308,7 +308,7 @@ pub struct ReplayResponse {
 
 pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult<ReplayResponse> {
     let n = match (req.delivery_id, req.endpoint_id) {
-        (Some(id), None) => state.tx(move |c| endpoints::replay_one(c, id)).await?,
+        (Some(id), None) => state.tx(move |c| deliveries::replay_one(c, id)).await?,
         (None, Some(ep)) => {
             let since =
                 unix(req.since.ok_or_else(|| ApiError::invalid("Since is required with EndpointId"))?, "Since")?;
@@ -319,7 +319,12 @@ pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult
                 }
             }
             let (dead, failing) = (states.iter().any(|s| s == "dead"), states.iter().any(|s| s == "failing"));
-            state.tx(move |c| endpoints::replay_since(c, ep, since, dead, failing)).await?
+            state
+                .tx(move |c| {
+                    endpoints::get(c, ep)?;
+                    deliveries::replay_since(c, ep, since, dead, failing)
+                })
+                .await?
         }
         _ => return Err(ApiError::invalid("give either DeliveryId, or EndpointId with Since")),
     };

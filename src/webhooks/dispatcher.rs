@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bytea, Double, Int4, Text, Timestamptz};
 use diesel::PgConnection;
 use rand::Rng;
 
+use super::deliveries::{self, Finish as Next};
 use super::endpoints::{self, Endpoint};
 use super::retry::{self, Breaker, Outcome};
 use super::{outbox, sign, ssrf};
@@ -48,26 +48,7 @@ impl Handle {
     }
 }
 
-/// A claimed delivery.
-#[derive(QueryableByName, Debug, Clone)]
-struct Job {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Int4)]
-    attempts: i32,
-    #[diesel(sql_type = Text)]
-    public_id: String,
-    #[diesel(sql_type = Text)]
-    event_type: String,
-    #[diesel(sql_type = Bytea)]
-    body: Vec<u8>,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: chrono::DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    client_ip: String,
-    #[diesel(sql_type = Text)]
-    opt_platform: String,
-}
+type Job = deliveries::Claimed;
 
 /// What one HTTP attempt produced.
 struct Attempt {
@@ -78,14 +59,6 @@ struct Attempt {
     response: Option<String>,
     retry_after: Option<Duration>,
     blocked: bool,
-}
-
-/// Where a delivery goes after an attempt.
-enum Next {
-    Succeeded,
-    RetryAt(chrono::DateTime<Utc>),
-    Dead,
-    Gone,
 }
 
 struct Shared {
@@ -174,7 +147,7 @@ async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
-            if let Err(e) = shared.state.db(reap_expired).await {
+            if let Err(e) = shared.state.db(deliveries::reap_expired).await {
                 tracing::warn!(error = %e, "reaping expired webhook leases failed");
             }
         }
@@ -192,15 +165,6 @@ async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
     drain(&shared).await;
 }
 
-/// Returns deliveries whose lease expired (their worker died) to the queue.
-fn reap_expired(conn: &mut PgConnection) -> ApiResult<usize> {
-    Ok(crate::db::cached(
-        "UPDATE webhook_deliveries SET state = 0, lease_until = NULL, last_error = 'lease expired (worker stopped)'
-         WHERE state = 1 AND lease_until < now()",
-    )
-    .execute(conn)?)
-}
-
 /// One pass over the endpoints with due work; returns how many deliveries were started.
 async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
     let due: Vec<Endpoint> = shared
@@ -209,10 +173,7 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
             use crate::db::schema::webhook_endpoints as ep;
             Ok(ep::table
                 .filter(ep::enabled.eq(true))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id
-                             AND d.state = 0 AND d.next_attempt_at <= now())",
-                ))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(deliveries::HAS_DUE_WORK))
                 .select(Endpoint::as_select())
                 .load(conn)?)
         })
@@ -231,27 +192,8 @@ async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
         let token: i64 = rand::thread_rng().gen();
         let lease = ep.timeout_ms as f64 / 1000.0 + shared.cfg.lease_margin_secs.max(1.0);
         let ep_id = ep.id;
-        let jobs: Vec<Job> = shared
-            .state
-            .db(move |conn| {
-                Ok(crate::db::cached(
-                    "WITH c AS (SELECT id FROM webhook_deliveries
-                                WHERE endpoint_id = $1 AND state = 0 AND next_attempt_at <= now()
-                                ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                     UPDATE webhook_deliveries d
-                        SET state = 1, attempts = d.attempts + 1, lease_token = $4,
-                            lease_until = now() + make_interval(secs => $3)
-                       FROM c, webhook_events e
-                      WHERE d.id = c.id AND e.id = d.event_id
-                     RETURNING d.id, d.attempts, e.public_id, e.event_type, e.body, e.created_at, e.client_ip, e.opt_platform",
-                )
-                .bind::<BigInt, _>(ep_id)
-                .bind::<BigInt, _>(free as i64)
-                .bind::<Double, _>(lease)
-                .bind::<BigInt, _>(token)
-                .load(conn)?)
-            })
-            .await?;
+        let jobs: Vec<Job> =
+            shared.state.db(move |conn| deliveries::claim(conn, ep_id, free as i64, lease, token)).await?;
         for job in jobs {
             started += 1;
             *shared.in_flight.borrow_mut().entry(ep.id).or_default() += 1;
@@ -440,52 +382,16 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
 
 /// Records the attempt and moves the delivery on, only if our lease still holds.
 fn finalize(conn: &mut PgConnection, id: i64, token: i64, endpoint_id: i64, next: &Next, a: &Attempt) -> ApiResult<()> {
-    let (state, at): (i16, Option<chrono::DateTime<Utc>>) = match next {
-        Next::Succeeded => (2, None),
-        Next::RetryAt(t) => (0, Some(*t)),
-        Next::Dead => (3, None),
-        Next::Gone => (4, None),
+    let record = deliveries::AttemptRecord {
+        started: a.started,
+        latency_ms: a.latency.as_millis().min(i32::MAX as u128) as i32,
+        status: a.status.map(i32::from),
+        error: a.error.as_deref(),
+        response: a.response.as_deref(),
     };
-    let updated = crate::db::cached(
-        "UPDATE webhook_deliveries
-            SET state = $3, lease_until = NULL, lease_token = NULL,
-                next_attempt_at = coalesce($4, next_attempt_at),
-                last_status = $5, last_error = $6,
-                finished_at = CASE WHEN $3 IN (2, 3) THEN now() END
-          WHERE id = $1 AND lease_token = $2 AND state = 1
-          RETURNING attempts",
-    )
-    .bind::<BigInt, _>(id)
-    .bind::<BigInt, _>(token)
-    .bind::<diesel::sql_types::SmallInt, _>(state)
-    .bind::<diesel::sql_types::Nullable<Timestamptz>, _>(at)
-    .bind::<diesel::sql_types::Nullable<Int4>, _>(a.status.map(i32::from))
-    .bind::<diesel::sql_types::Nullable<Text>, _>(a.error.as_deref())
-    .execute(conn)?;
-    if updated == 0 {
-        // Our lease expired and another worker owns the delivery now; its outcome wins.
-        return Ok(());
-    }
-    crate::db::cached(
-        "INSERT INTO webhook_attempts (delivery_id, attempt_no, started_at, latency_ms, status_code, error, response_prefix)
-         SELECT $1, attempts, $2, $3, $4, $5, $6 FROM webhook_deliveries WHERE id = $1",
-    )
-    .bind::<BigInt, _>(id)
-    .bind::<Timestamptz, _>(a.started)
-    .bind::<Int4, _>(a.latency.as_millis().min(i32::MAX as u128) as i32)
-    .bind::<diesel::sql_types::Nullable<Int4>, _>(a.status.map(i32::from))
-    .bind::<diesel::sql_types::Nullable<Text>, _>(a.error.as_deref())
-    .bind::<diesel::sql_types::Nullable<Text>, _>(a.response.as_deref())
-    .execute(conn)?;
-    if let Next::Gone = next {
-        crate::db::cached(
-            "UPDATE webhook_endpoints SET enabled = FALSE, updated_at = now(),
-                    disabled_reason = 'the endpoint answered 410 Gone'
-              WHERE id = $1",
-        )
-        .bind::<BigInt, _>(endpoint_id)
-        .execute(conn)?;
-        endpoints::pause_pending(conn, endpoint_id)?;
+    // `false`: our lease expired and another worker owns the delivery; its outcome wins.
+    if deliveries::finish(conn, id, token, *next, &record)? && matches!(next, Next::Gone) {
+        endpoints::disable_gone(conn, endpoint_id)?;
     }
     Ok(())
 }
@@ -504,14 +410,7 @@ async fn drain(shared: &Rc<Shared>) {
         .state
         .db(move |conn| {
             for (id, token) in &leases {
-                crate::db::cached(
-                    "UPDATE webhook_deliveries SET state = 0, lease_until = NULL, lease_token = NULL,
-                            attempts = greatest(attempts - 1, 0)
-                      WHERE id = $1 AND lease_token = $2 AND state = 1",
-                )
-                .bind::<BigInt, _>(*id)
-                .bind::<BigInt, _>(*token)
-                .execute(conn)?;
+                deliveries::release(conn, *id, *token)?;
             }
             Ok(())
         })

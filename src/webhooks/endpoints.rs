@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::PgConnection;
 
-use super::{outbox::EVENT_TYPES, sign, ssrf};
-use crate::db::schema::{webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events};
+use super::{deliveries, outbox::EVENT_TYPES, sign, ssrf};
+use crate::db::schema::webhook_endpoints;
 use crate::error::{ApiError, ApiResult};
 
 /// A stored endpoint.
@@ -159,26 +159,25 @@ pub fn update(conn: &mut PgConnection, id: i64, c: EndpointChange, policy: &ssrf
             webhook_endpoints::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
-    let deliveries = webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id));
     if e.enabled && !was_enabled {
-        diesel::update(deliveries.filter(webhook_deliveries::state.eq(4)))
-            .set((webhook_deliveries::state.eq(0), webhook_deliveries::next_attempt_at.eq(diesel::dsl::now)))
-            .execute(conn)?;
+        deliveries::resume_paused(conn, id)?;
     } else if !e.enabled && was_enabled {
-        pause_pending(conn, id)?;
+        deliveries::pause_pending(conn, id)?;
     }
     Ok(e)
 }
 
-/// Parks the pending deliveries of a disabled endpoint (kept, replayable, resumed on enable).
-pub fn pause_pending(conn: &mut PgConnection, id: i64) -> ApiResult<usize> {
-    Ok(diesel::update(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::endpoint_id.eq(id))
-            .filter(webhook_deliveries::state.eq(0)),
-    )
-    .set(webhook_deliveries::state.eq(4))
-    .execute(conn)?)
+/// Disables an endpoint that answered 410 Gone and parks its pending deliveries.
+pub fn disable_gone(conn: &mut PgConnection, id: i64) -> ApiResult<()> {
+    diesel::update(webhook_endpoints::table.find(id))
+        .set((
+            webhook_endpoints::enabled.eq(false),
+            webhook_endpoints::updated_at.eq(diesel::dsl::now),
+            webhook_endpoints::disabled_reason.eq("the endpoint answered 410 Gone"),
+        ))
+        .execute(conn)?;
+    deliveries::pause_pending(conn, id)?;
+    Ok(())
 }
 
 /// Deletes an endpoint and its deliveries.
@@ -209,149 +208,4 @@ pub fn rotate_secret(conn: &mut PgConnection, id: i64, grace_secs: i64) -> ApiRe
         ))
         .execute(conn)?;
     get(conn, id)
-}
-
-/// A delivery row joined with its event.
-#[derive(Debug, Clone, Queryable)]
-pub struct DeliveryView {
-    pub id: i64,
-    pub endpoint_id: i64,
-    pub state: i16,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_status: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub webhook_id: String,
-    pub event_type: String,
-}
-
-/// One logged attempt.
-#[derive(Debug, Clone, Queryable)]
-pub struct AttemptView {
-    pub attempt_no: i32,
-    pub started_at: DateTime<Utc>,
-    pub latency_ms: i32,
-    pub status_code: Option<i32>,
-    pub error: Option<String>,
-    pub response_prefix: Option<String>,
-}
-
-/// Filters of [`deliveries`].
-#[derive(Debug, Default)]
-pub struct DeliveryFilter {
-    pub endpoint_id: Option<i64>,
-    pub state: Option<i16>,
-    pub since: Option<DateTime<Utc>>,
-    /// Only ids below this (keyset cursor, newest first).
-    pub before_id: Option<i64>,
-    pub limit: i64,
-}
-
-macro_rules! delivery_columns {
-    () => {
-        (
-            webhook_deliveries::id,
-            webhook_deliveries::endpoint_id,
-            webhook_deliveries::state,
-            webhook_deliveries::attempts,
-            webhook_deliveries::next_attempt_at,
-            webhook_deliveries::last_status,
-            webhook_deliveries::last_error,
-            webhook_deliveries::created_at,
-            webhook_deliveries::finished_at,
-            webhook_events::public_id,
-            webhook_events::event_type,
-        )
-    };
-}
-
-/// A page of deliveries, newest first; and whether it is the last page.
-pub fn deliveries(conn: &mut PgConnection, f: DeliveryFilter) -> ApiResult<(Vec<DeliveryView>, bool)> {
-    let mut q = webhook_deliveries::table
-        .inner_join(webhook_events::table)
-        .select(delivery_columns!())
-        .order(webhook_deliveries::id.desc())
-        .limit(f.limit + 1)
-        .into_boxed();
-    if let Some(e) = f.endpoint_id {
-        q = q.filter(webhook_deliveries::endpoint_id.eq(e));
-    }
-    if let Some(s) = f.state {
-        q = q.filter(webhook_deliveries::state.eq(s));
-    }
-    if let Some(t) = f.since {
-        q = q.filter(webhook_deliveries::created_at.ge(t));
-    }
-    if let Some(b) = f.before_id {
-        q = q.filter(webhook_deliveries::id.lt(b));
-    }
-    let mut rows: Vec<DeliveryView> = q.load(conn)?;
-    let finished = rows.len() as i64 <= f.limit;
-    rows.truncate(f.limit as usize);
-    Ok((rows, finished))
-}
-
-/// One delivery with its body and attempts.
-pub fn delivery(conn: &mut PgConnection, id: i64) -> ApiResult<(DeliveryView, Vec<u8>, Vec<AttemptView>)> {
-    let (view, body): (DeliveryView, Vec<u8>) = webhook_deliveries::table
-        .inner_join(webhook_events::table)
-        .filter(webhook_deliveries::id.eq(id))
-        .select((delivery_columns!(), webhook_events::body))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::invalid(format!("DeliveryId {id} does not exist")))?;
-    let attempts = webhook_attempts::table
-        .filter(webhook_attempts::delivery_id.eq(id))
-        .order(webhook_attempts::id)
-        .select((
-            webhook_attempts::attempt_no,
-            webhook_attempts::started_at,
-            webhook_attempts::latency_ms,
-            webhook_attempts::status_code,
-            webhook_attempts::error,
-            webhook_attempts::response_prefix,
-        ))
-        .load(conn)?;
-    Ok((view, body, attempts))
-}
-
-/// Queues one delivery again (same webhook-id); it may be in any finished or failing state.
-pub fn replay_one(conn: &mut PgConnection, id: i64) -> ApiResult<usize> {
-    let n = diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::state.ne(1)))
-        .set((
-            webhook_deliveries::state.eq(0),
-            // A replay starts a fresh retry schedule (otherwise a dead delivery gets one try).
-            webhook_deliveries::attempts.eq(0),
-            webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
-            webhook_deliveries::finished_at.eq(None::<DateTime<Utc>>),
-        ))
-        .execute(conn)?;
-    if n == 0 {
-        delivery(conn, id)?;
-    }
-    Ok(n)
-}
-
-/// Queues again every dead (and, with `failing`, every pending-after-failure) delivery of an
-/// endpoint created since `since`; returns how many.
-pub fn replay_since(
-    conn: &mut PgConnection,
-    endpoint_id: i64,
-    since: DateTime<Utc>,
-    dead: bool,
-    failing: bool,
-) -> ApiResult<usize> {
-    get(conn, endpoint_id)?;
-    Ok(crate::db::cached(
-        "UPDATE webhook_deliveries SET state = 0, attempts = 0, next_attempt_at = now(), finished_at = NULL
-          WHERE endpoint_id = $1 AND created_at >= $2
-            AND ((state = 3 AND $3) OR (state = 0 AND attempts > 0 AND $4))",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(endpoint_id)
-    .bind::<diesel::sql_types::Timestamptz, _>(since)
-    .bind::<diesel::sql_types::Bool, _>(dead)
-    .bind::<diesel::sql_types::Bool, _>(failing)
-    .execute(conn)?)
 }

@@ -14,6 +14,7 @@ mod processes;
 mod recall;
 mod receipts;
 mod receipts_scale;
+mod retention_webhooks;
 mod storage;
 mod stream;
 mod webhooks;

@@ -1,0 +1,1 @@
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_state_known;
