@@ -62,6 +62,9 @@ pub enum ApiError {
     /// 19002 (group, extension) / 20023 (openim): the message was recalled.
     #[error("{0}")]
     MsgRecalled(String),
+    /// 19003 (extension): a stream resume point older than the notification retention.
+    #[error("{0}")]
+    ResumeExpired(String),
     /// 90008: the sending or reporting account is not imported.
     #[error("{0}")]
     SenderNotFound(String),
@@ -142,6 +145,7 @@ impl ApiError {
                 Service::OpenIm => 20023,
                 _ => 19002,
             },
+            ApiError::ResumeExpired(_) => 19003,
             ApiError::SenderNotFound(_) => 90008,
             ApiError::PeerNotFound(_) => 90003,
             ApiError::InvalidMsgKey(_) => 90054,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod retention;
 pub mod settings;
 pub mod state;
 pub mod usersig;
@@ -28,6 +29,7 @@ pub struct Application {
     /// Shared state (exposed for tests and tools).
     pub state: AppState,
     dispatcher: Option<webhooks::dispatcher::Handle>,
+    retention: Option<retention::Handle>,
 }
 
 impl Application {
@@ -73,7 +75,8 @@ impl Application {
             .webhooks
             .dispatch
             .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()));
-        Ok(Application { port, server: server.run(), state, dispatcher })
+        let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
+        Ok(Application { port, server: server.run(), state, dispatcher, retention })
     }
 
     /// The bound port (useful with port 0).
@@ -94,6 +97,9 @@ impl Application {
             handle.stop(true).await;
         });
         let res = self.server.await;
+        if let Some(r) = &self.retention {
+            r.shutdown();
+        }
         if let Some(d) = self.dispatcher {
             d.shutdown().await;
         }

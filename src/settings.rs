@@ -109,6 +109,9 @@ pub struct RateLimitSettings {
 /// How long finished data is kept (0 keeps it forever) and how the cleanup runs.
 #[derive(Debug, Clone, Args)]
 pub struct RetentionSettings {
+    /// Run the retention worker in this process (any number of processes may).
+    #[arg(long = "retention", env = "IMRECEIPTS_RETENTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
     /// Days a finished (delivered or dead) webhook delivery, its attempts and its event are kept.
     #[arg(long = "retention-webhook-days", env = "IMRECEIPTS_RETENTION_WEBHOOK_DAYS", default_value_t = 30)]
     pub webhook_days: u32,

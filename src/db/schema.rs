@@ -118,6 +118,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    retention_state (family) {
+        family -> Text,
+        purged_through -> Int8,
+        rows_removed -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_events (id) {
         id -> Int8,
         txid -> Int8,
@@ -204,6 +213,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_receipts,
     groups,
     receipt_config,
+    retention_state,
     user_events,
     webhook_attempts,
     webhook_deliveries,

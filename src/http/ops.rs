@@ -21,5 +21,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let queue = state.db(crate::webhooks::deliveries::count_by_state).await.unwrap_or_default();
     let named: Vec<(String, i64)> = queue.into_iter().map(|(s, n)| (s.name().to_string(), n)).collect();
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&named))
+    let mut out = state.metrics.render(&named);
+    // Sizes come from the catalog (cheap); a failure leaves them out rather than the page.
+    if let Ok(sizes) = state.db(crate::retention::table_sizes).await {
+        out.push_str("# TYPE imreceipts_table_bytes gauge\n");
+        for (table, bytes, _) in &sizes {
+            out.push_str(&format!("imreceipts_table_bytes{{table=\"{table}\"}} {bytes}\n"));
+        }
+        out.push_str("# TYPE imreceipts_table_rows_estimate gauge\n");
+        for (table, _, rows) in &sizes {
+            out.push_str(&format!("imreceipts_table_rows_estimate{{table=\"{table}\"}} {rows}\n"));
+        }
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
 }

@@ -68,7 +68,18 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         .db(move |c| {
             accounts::require(c, &who)?;
             match resume {
-                Some(id) => Ok(id),
+                Some(at) => {
+                    // Events after `at` may have been deleted: say so rather than skip them.
+                    let purged = crate::retention::notifications_purged_through(c)?;
+                    if at.id > 0 && at.id < purged {
+                        return Err(ApiError::ResumeExpired(format!(
+                            "Last-Event-ID {at} is older than the notification catch-up window \
+                             (IMRECEIPTS_RETENTION_NOTIFICATION_HOURS); events after it were deleted. \
+                             Reconnect without Last-Event-ID to follow from now, and reload state through the query commands"
+                        )));
+                    }
+                    Ok(at)
+                }
                 None => notifications::latest(c, &who),
             }
         })

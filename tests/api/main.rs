@@ -12,6 +12,7 @@ mod import;
 mod openapi;
 mod processes;
 mod recall;
+mod retention;
 mod receipts;
 mod receipts_scale;
 mod retention_webhooks;
