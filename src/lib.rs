@@ -6,6 +6,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod live;
 pub mod metrics;
 pub mod retention;
 pub mod settings;
@@ -30,6 +31,7 @@ pub struct Application {
     pub state: AppState,
     dispatcher: Option<webhooks::dispatcher::Handle>,
     retention: Option<retention::Handle>,
+    stop_live: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Application {
@@ -59,7 +61,10 @@ impl Application {
             body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
             rate_limiter: Arc::new(http::rate_limit::RateLimiter::new(&settings.rate_limits)),
             retention: settings.retention.clone(),
+            live: Arc::new(live::Hub::default()),
         };
+        let stop_live = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        live::spawn_listener(database_url.to_string(), state.live.clone(), stop_live.clone());
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(state.clone());
@@ -76,7 +81,7 @@ impl Application {
             .dispatch
             .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()));
         let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
-        Ok(Application { port, server: server.run(), state, dispatcher, retention })
+        Ok(Application { port, server: server.run(), state, dispatcher, retention, stop_live })
     }
 
     /// The bound port (useful with port 0).
@@ -100,6 +105,7 @@ impl Application {
         if let Some(r) = &self.retention {
             r.shutdown();
         }
+        self.stop_live.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(d) = self.dispatcher {
             d.shutdown().await;
         }

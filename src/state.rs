@@ -40,6 +40,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Request rate limits.
     pub rate_limiter: Arc<crate::http::rate_limit::RateLimiter>,
+    /// Wakes the open event streams of this process.
+    pub live: Arc<crate::live::Hub>,
     /// How long each family of data is kept.
     pub retention: crate::settings::RetentionSettings,
 }

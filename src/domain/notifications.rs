@@ -71,19 +71,35 @@ pub fn record(conn: &mut PgConnection, user: &str, event_type: &str, payload: &V
 }
 
 /// The next notifications of `user` after `after`, in stream order, limited to transactions
-/// that have all finished (so nothing can still appear before them).
-pub fn since(conn: &mut PgConnection, user: &str, after: Position) -> ApiResult<Vec<Notification>> {
-    Ok(crate::db::cached(
-        "SELECT txid, id, event_type, payload FROM user_events
+/// that have all finished (so nothing can still appear before them). The flag says whether
+/// newer ones exist that are still held back by an unfinished older transaction: the caller
+/// should look again shortly.
+pub fn since(conn: &mut PgConnection, user: &str, after: Position) -> ApiResult<(Vec<Notification>, bool)> {
+    let rows: Vec<Pending> = crate::db::cached(
+        "SELECT txid, id, event_type, payload,
+                txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS settled
+           FROM user_events
           WHERE user_id = $1 AND (txid, id) > ($2, $3)
-            AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
           ORDER BY txid, id LIMIT $4",
     )
     .bind::<Text, _>(user)
     .bind::<BigInt, _>(after.txid)
     .bind::<BigInt, _>(after.id)
     .bind::<BigInt, _>(PAGE)
-    .load(conn)?)
+    .load(conn)?;
+    let total = rows.len();
+    let ready: Vec<Notification> = rows.into_iter().take_while(|r| r.settled).map(|r| r.event).collect();
+    // More to read: the rest of a full page, or events behind an unfinished transaction.
+    let more = ready.len() < total || total as i64 == PAGE;
+    Ok((ready, more))
+}
+
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(embed)]
+    event: Notification,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    settled: bool,
 }
 
 /// The current end of `user`'s stream: where a stream without a resume point starts.

@@ -9,11 +9,12 @@ use futures_util::stream;
 use super::{auth, wire};
 use crate::domain::accounts;
 use crate::domain::notifications::{self, Notification, Position};
+use crate::live::Subscription;
 use crate::error::{ApiError, Service};
 use crate::state::AppState;
 
-/// How often an idle stream looks for new notifications.
-const POLL: Duration = Duration::from_millis(300);
+/// How soon a stream looks again when events are held back by an unfinished transaction.
+const RECHECK: Duration = Duration::from_millis(100);
 /// Comment lines keep proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -52,6 +53,9 @@ struct Cursor {
     last: Position,
     last_sent: Instant,
     first: bool,
+    /// Look without waiting for a wake-up (at the start, and while more is known to be there).
+    look: bool,
+    live: Subscription,
 }
 
 /// Streams notifications: first everything after the resume point, then new ones as they come.
@@ -88,7 +92,9 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
         Ok(id) => id,
         Err(e) => return error(e),
     };
-    let cursor = Cursor { state, user, last, last_sent: Instant::now(), first: true };
+    // Registered before the first query, so nothing committed after it can be missed.
+    let live = state.live.subscribe(&user);
+    let cursor = Cursor { state, user, last, last_sent: Instant::now(), first: true, look: true, live };
     let body = stream::unfold(cursor, |mut cur| async move {
         if cur.first {
             cur.first = false;
@@ -96,30 +102,39 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
             return Some((Ok::<_, actix_web::Error>(web::Bytes::from_static(b"retry: 2000\n\n")), cur));
         }
         loop {
-            let (user, after) = (cur.user.clone(), cur.last);
-            match cur.state.db(move |c| notifications::since(c, &user, after)).await {
-                Ok(events) if !events.is_empty() => {
-                    let mut out = String::new();
-                    for e in &events {
-                        out.push_str(&format!(
-                            "id: {}\nevent: {}\ndata: {}\n\n",
-                            e.position(),
-                            e.event_type,
-                            e.payload
-                        ));
+            if cur.look {
+                let (user, after) = (cur.user.clone(), cur.last);
+                match cur.state.db(move |c| notifications::since(c, &user, after)).await {
+                    Ok((events, more)) => {
+                        cur.look = more;
+                        if !events.is_empty() {
+                            let mut out = String::new();
+                            for e in &events {
+                                out.push_str(&format!(
+                                    "id: {}\nevent: {}\ndata: {}\n\n",
+                                    e.position(),
+                                    e.event_type,
+                                    e.payload
+                                ));
+                            }
+                            cur.last = events.last().map_or(cur.last, Notification::position);
+                            cur.last_sent = Instant::now();
+                            return Some((Ok(web::Bytes::from(out)), cur));
+                        }
                     }
-                    cur.last = events.last().map_or(cur.last, Notification::position);
-                    cur.last_sent = Instant::now();
-                    return Some((Ok(web::Bytes::from(out)), cur));
+                    Err(e) => tracing::warn!(error = %e, "reading notifications failed; retrying"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reading notifications failed; retrying"),
+            }
+            let wait = if cur.look { RECHECK } else { KEEP_ALIVE.saturating_sub(cur.last_sent.elapsed()) };
+            // Idle: no query until a notification for this user commits (any process), or
+            // the keep-alive is due (whose write also finds out that the client has gone).
+            if tokio::time::timeout(wait, cur.live.woken()).await.is_ok() {
+                cur.look = true;
             }
             if cur.last_sent.elapsed() >= KEEP_ALIVE {
                 cur.last_sent = Instant::now();
                 return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), cur));
             }
-            tokio::time::sleep(POLL).await;
         }
     });
     HttpResponse::Ok()

@@ -113,3 +113,64 @@ async fn a_user_cannot_follow_someone_elses_stream() {
     let v: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
     assert_fail(&v, 10004);
 }
+
+#[actix_web::test]
+async fn idle_streams_send_no_queries_and_wake_on_their_users_events() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Activity {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        at: String,
+    }
+    let mut settings = test_settings();
+    // Nothing else in the server may query while we watch.
+    settings.webhooks.dispatch = false;
+    settings.retention.enabled = false;
+    let app = spawn_app_with(settings).await;
+    let users: Vec<String> = (0..20).map(|i| format!("u{i}")).collect();
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    app.import(&refs).await;
+    app.import(&["alice"]).await;
+    let key = app.c2c_msg("u0", "alice", true).await;
+    let mut open = Vec::new();
+    for u in &refs {
+        let resp =
+            app.client.get(format!("{}/v4/receipt_svc/event_stream?{}", app.base, app.query(u))).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        open.push(resp.bytes_stream());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The latest statement start of the server's connections, read from pg_stat_activity.
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    let mut last_query = || {
+        diesel::sql_query(
+            "SELECT coalesce(max(query_start), 'epoch')::text AS at FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result::<Activity>(&mut conn)
+        .unwrap()
+        .at
+    };
+    let before = last_query();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(last_query(), before, "20 idle streams sent no query in 2 s");
+
+    // A receipt wakes u0's stream only; the event arrives without polling.
+    let v = app
+        .call_as(
+            "alice",
+            "openim/c2c_msg_read_receipt",
+            json!({"Operator_Account": "alice", "Peer_Account": "u0",
+                   "C2CMsgInfo": [{"From_Account": "u0", "To_Account": "alice", "MsgKey": key}]}),
+        )
+        .await;
+    assert_eq!(v["ErrorCode"], 0, "{v}");
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !text.contains("C2C.ReadReceipt") {
+        let chunk = tokio::time::timeout_at(deadline, open[0].next()).await.expect("event in time").unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // Closed streams unregister at once.
+    drop(open);
+}

@@ -1,0 +1,2 @@
+DROP TRIGGER user_events_notify ON user_events;
+DROP FUNCTION user_events_notify();
