@@ -112,12 +112,7 @@ pub fn purge_notifications(conn: &mut PgConnection, r: &RetentionSettings) -> Ap
 /// The largest notification id deleted so far (0 when none was).
 pub fn notifications_purged_through(conn: &mut PgConnection) -> ApiResult<i64> {
     use crate::db::schema::retention_state::dsl::*;
-    Ok(retention_state
-        .find(NOTIFICATIONS)
-        .select(purged_through)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
+    Ok(retention_state.find(NOTIFICATIONS).select(purged_through).first(conn).optional()?.unwrap_or(0))
 }
 
 /// Deletes one batch of finished webhook deliveries past their keep period, with their
@@ -128,11 +123,7 @@ pub fn purge_webhooks(conn: &mut PgConnection, r: &RetentionSettings) -> ApiResu
     }
     let keep = chrono::Duration::days(i64::from(r.webhook_days));
     let c = crate::webhooks::deliveries::purge_finished(conn, keep, i64::from(r.batch.max(1)))?;
-    Ok(vec![
-        ("webhook_deliveries", c.deliveries),
-        ("webhook_attempts", c.attempts),
-        ("webhook_events", c.events),
-    ])
+    Ok(vec![("webhook_deliveries", c.deliveries), ("webhook_attempts", c.attempts), ("webhook_events", c.events)])
 }
 
 #[derive(QueryableByName)]
@@ -189,11 +180,7 @@ pub fn purge_messages(conn: &mut PgConnection, r: &RetentionSettings) -> ApiResu
         .bind::<BigInt, _>(batch)
         .get_result(conn)?;
     }
-    Ok(vec![
-        ("c2c_messages", c2c.n as u64),
-        ("group_receipts", receipts.n as u64),
-        ("group_messages", group.n as u64),
-    ])
+    Ok(vec![("c2c_messages", c2c.n as u64), ("group_receipts", receipts.n as u64), ("group_messages", group.n as u64)])
 }
 
 /// Size on disk (bytes, indexes included) and estimated rows of the tables that grow.

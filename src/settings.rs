@@ -117,7 +117,11 @@ pub struct RetentionSettings {
     pub webhook_days: u32,
     /// Hours of live notifications kept for catch-up: a stream resumed from an older event id
     /// gets a clear error and starts again from now.
-    #[arg(long = "retention-notification-hours", env = "IMRECEIPTS_RETENTION_NOTIFICATION_HOURS", default_value_t = 168)]
+    #[arg(
+        long = "retention-notification-hours",
+        env = "IMRECEIPTS_RETENTION_NOTIFICATION_HOURS",
+        default_value_t = 168
+    )]
     pub notification_hours: u32,
     /// Days messages (with their receipts) are kept, like Tencent's roaming period; 0 = forever.
     #[arg(long = "retention-message-days", env = "IMRECEIPTS_RETENTION_MESSAGE_DAYS", default_value_t = 0)]

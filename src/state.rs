@@ -85,16 +85,6 @@ impl AppState {
         F: Fn(&mut diesel::PgConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        use diesel::Connection;
-        self.db(move |conn| {
-            let mut tries = 0;
-            loop {
-                match conn.transaction(|c| f(c)) {
-                    Err(e) if e.is_retryable_conflict() && tries < 5 => tries += 1,
-                    other => return other,
-                }
-            }
-        })
-        .await
+        self.db(move |conn| crate::db::transaction(conn, &f)).await
     }
 }

@@ -71,6 +71,20 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool> {
         .context("connecting to the database")
 }
 
+/// Runs `f` in one transaction, retrying serialization failures and deadlocks a few times.
+pub fn transaction<T>(
+    conn: &mut PgConnection,
+    f: impl Fn(&mut PgConnection) -> crate::error::ApiResult<T>,
+) -> crate::error::ApiResult<T> {
+    let mut tries = 0;
+    loop {
+        match conn.transaction(|c| f(c)) {
+            Err(e) if e.is_retryable_conflict() && tries < 5 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Applies pending migrations; returns how many ran.
 pub fn migrate(url: &str) -> Result<usize> {
     let mut conn = PgConnection::establish(url).with_context(|| "connecting to the database to migrate")?;

@@ -103,10 +103,7 @@ pub fn set_read(
     .optional()?;
     let Some(ReadTime { read_time: effective }) = moved else {
         // Already read up to (or past) the requested time: nothing changed, nothing to tell.
-        return Ok(c2c_read_state::table
-            .find((reader, peer))
-            .select(c2c_read_state::read_time)
-            .first(conn)?);
+        return Ok(c2c_read_state::table.find((reader, peer)).select(c2c_read_state::read_time).first(conn)?);
     };
     // The peer (whose messages were read) sees the conversation read when they come online.
     notifications::record(
@@ -139,7 +136,9 @@ pub fn set_read(
 fn conversation_exists(conn: &mut PgConnection, a: &str, b: &str) -> ApiResult<bool> {
     use diesel::dsl::exists;
     let pair = |from: &str, to: &str| {
-        c2c_messages::table.filter(c2c_messages::from_account.eq(from.to_string())).filter(c2c_messages::to_account.eq(to.to_string()))
+        c2c_messages::table
+            .filter(c2c_messages::from_account.eq(from.to_string()))
+            .filter(c2c_messages::to_account.eq(to.to_string()))
     };
     Ok(diesel::select(exists(pair(a, b)).or(exists(pair(b, a)))).get_result(conn)?)
 }

@@ -144,6 +144,10 @@ fn lock_targets(
     .bind::<Text, _>(group_id)
     .bind::<Array<BigInt>, _>(seqs)
     .load(conn)?;
+    // Seqs from before the current membership may fall in an earlier one (left and rejoined).
+    let before: Vec<i64> = seqs.iter().copied().filter(|s| *s <= member.join_seq).collect();
+    let earlier =
+        if before.is_empty() { Vec::new() } else { earlier_membership(conn, group_id, &member.user_id, &before)? };
     let mut good = Vec::with_capacity(seqs.len());
     let mut bad = Vec::new();
     for (i, seq) in seqs.iter().enumerate() {
@@ -159,8 +163,8 @@ fn lock_targets(
                 "{:?} sent MsgSeq {seq}; a sender does not acknowledge their own message",
                 member.user_id
             ))),
-            Some(_) if *seq <= member.join_seq => Err(ApiError::forbidden(format!(
-                "{:?} joined group {group_id:?} after MsgSeq {seq} was sent, so is not one of its readers",
+            Some(_) if *seq <= member.join_seq && !earlier.contains(seq) => Err(ApiError::forbidden(format!(
+                "{:?} was not a member of group {group_id:?} when MsgSeq {seq} was sent (joined after it), so is not one of its readers",
                 member.user_id
             ))),
             Some(_) => Ok(()),
@@ -174,6 +178,20 @@ fn lock_targets(
         return Err(bad.swap_remove(0).1);
     }
     Ok((good, bad))
+}
+
+/// Which of `seqs` were sent during an earlier (ended) membership of `user`.
+fn earlier_membership(conn: &mut PgConnection, group_id: &str, user: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
+    let rows: Vec<SeqRow> = crate::db::cached(
+        "SELECT s AS msg_seq FROM unnest($3::bigint[]) AS s
+          WHERE EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $1 AND m.user_id = $2
+                          AND m.leave_seq IS NOT NULL AND m.join_seq < s AND m.leave_seq >= s)",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Text, _>(user)
+    .bind::<Array<BigInt>, _>(seqs)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.msg_seq).collect())
 }
 
 /// Inserts or upgrades read receipts, moves the counters and notifies the senders; returns the
@@ -298,8 +316,15 @@ pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seq
     Ok(SeqOutcome { changed: rows.into_iter().map(|r| r.msg_seq).collect(), errors })
 }
 
+/// Messages one conversation-read transaction marks at most: a long-idle member of a busy
+/// group never holds thousands of row locks at once.
+pub const READ_REPORT_BATCH: i64 = 500;
+
 /// Conversation-level read: every receipt-requesting message up to `up_to` that `reader` is
-/// eligible for becomes read. Returns (the watermark in force, seqs newly read).
+/// eligible for (in the current or an earlier membership) becomes read. Runs in transactions
+/// of at most [`READ_REPORT_BATCH`] messages; each batch is complete on its own (receipts,
+/// counters, notifications, callbacks), so a crash between batches loses nothing and the next
+/// report continues. Returns (the watermark in force, seqs newly read).
 pub fn read_report(
     conn: &mut PgConnection,
     origin: &Origin,
@@ -307,46 +332,118 @@ pub fn read_report(
     reader: &str,
     up_to: i64,
 ) -> ApiResult<(i64, Vec<i64>)> {
+    read_report_in_batches(conn, origin, group_id, reader, up_to, READ_REPORT_BATCH)
+}
+
+/// [`read_report`] with a chosen batch size (tests use small ones).
+pub fn read_report_in_batches(
+    conn: &mut PgConnection,
+    origin: &Origin,
+    group_id: &str,
+    reader: &str,
+    up_to: i64,
+    batch: i64,
+) -> ApiResult<(i64, Vec<i64>)> {
     if up_to < 1 {
         return Err(ApiError::invalid(format!("MsgSeq {up_to} is not a valid sequence number (they start at 1)")));
     }
+    let mut changed = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let step =
+            crate::db::transaction(conn, |c| read_report_batch(c, origin, group_id, reader, up_to, after, batch))?;
+        changed.extend(step.changed);
+        match step.next {
+            Some(next) => after = Some(next),
+            None => return Ok((step.watermark, changed)),
+        }
+    }
+}
+
+/// One batch of a conversation read.
+struct BatchStep {
+    changed: Vec<i64>,
+    /// Where the next batch starts; `None` when the read is complete.
+    next: Option<i64>,
+    watermark: i64,
+}
+
+#[derive(QueryableByName)]
+struct Start {
+    #[diesel(sql_type = BigInt)]
+    start: i64,
+}
+
+fn read_report_batch(
+    conn: &mut PgConnection,
+    origin: &Origin,
+    group_id: &str,
+    reader: &str,
+    up_to: i64,
+    after: Option<i64>,
+    batch: i64,
+) -> ApiResult<BatchStep> {
+    // Membership and the receipt switch are checked again in every batch.
     let (g, member) = member_context(conn, group_id, reader)?;
     let up_to = up_to.min(g.last_seq);
-    let from = member.join_seq.max(member.read_seq);
-    let mut changed = Reads::default();
-    if up_to > from {
-        // Lock the candidates in seq order (same order as per-message receipts).
-        let seqs: Vec<SeqRow> = crate::db::cached(
-            "SELECT m.msg_seq FROM group_messages m
-             WHERE m.group_id = $1 AND m.msg_seq > $2 AND m.msg_seq <= $3 AND m.need_receipt
-               AND m.recalled_at IS NULL AND m.from_account <> $4
-               AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
-                               AND r.msg_seq = m.msg_seq AND r.reader = $4 AND r.read_at IS NOT NULL)
-             ORDER BY m.msg_seq FOR NO KEY UPDATE OF m",
-        )
-        .bind::<Text, _>(group_id)
-        .bind::<BigInt, _>(from)
-        .bind::<BigInt, _>(up_to)
-        .bind::<Text, _>(reader)
-        .load(conn)?;
-        let seqs: Vec<i64> = seqs.into_iter().map(|r| r.msg_seq).collect();
-        for chunk in seqs.chunks(1000) {
-            let acks = vec![None; chunk.len()];
-            let reads = write_reads(conn, group_id, reader, chunk, &acks)?;
-            changed.subscribed |= reads.subscribed;
-            changed.seqs.extend(reads.seqs);
+    let watermark = up_to.max(member.read_seq);
+    // Where unread messages can start: the lowest read watermark over the reader's
+    // memberships that end after it (the current one, and earlier ones if they rejoined).
+    let from = match after {
+        Some(a) => a,
+        None => {
+            let row: Start = crate::db::cached(
+                "SELECT coalesce(min(greatest(join_seq, read_seq)), $3) AS start FROM group_members
+                  WHERE group_id = $1 AND user_id = $2 AND greatest(join_seq, read_seq) < coalesce(leave_seq, $3)",
+            )
+            .bind::<Text, _>(group_id)
+            .bind::<Text, _>(reader)
+            .bind::<BigInt, _>(up_to)
+            .get_result(conn)?;
+            row.start
         }
-        crate::db::cached(
-            "UPDATE group_members SET read_seq = greatest(read_seq, $3)
-             WHERE group_id = $1 AND user_id = $2 AND leave_seq IS NULL",
-        )
-        .bind::<Text, _>(group_id)
-        .bind::<Text, _>(reader)
-        .bind::<BigInt, _>(up_to)
-        .execute(conn)?;
-        fire_read_event(conn, origin, &g, reader, &changed, |_| None)?;
+    };
+    if up_to <= from {
+        return Ok(BatchStep { changed: Vec::new(), next: None, watermark });
     }
-    Ok((up_to.max(member.read_seq), changed.seqs))
+    // Lock the candidates in seq order (same order as per-message receipts).
+    let rows: Vec<SeqRow> = crate::db::cached(
+        "SELECT m.msg_seq FROM group_messages m
+         WHERE m.group_id = $1 AND m.msg_seq > $2 AND m.msg_seq <= $3 AND m.need_receipt
+           AND m.recalled_at IS NULL AND m.from_account <> $4
+           AND EXISTS (SELECT 1 FROM group_members s WHERE s.group_id = m.group_id AND s.user_id = $4
+                         AND s.join_seq < m.msg_seq AND coalesce(s.leave_seq, m.msg_seq) >= m.msg_seq)
+           AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.group_id = m.group_id
+                           AND r.msg_seq = m.msg_seq AND r.reader = $4 AND r.read_at IS NOT NULL)
+         ORDER BY m.msg_seq LIMIT $5 FOR NO KEY UPDATE OF m",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<BigInt, _>(from)
+    .bind::<BigInt, _>(up_to)
+    .bind::<Text, _>(reader)
+    .bind::<BigInt, _>(batch.max(1))
+    .load(conn)?;
+    let seqs: Vec<i64> = rows.into_iter().map(|r| r.msg_seq).collect();
+    let full = seqs.len() as i64 >= batch.max(1);
+    // A full batch ends where it stopped; the last one covers the whole range.
+    let reached = if full { seqs.last().copied().unwrap_or(up_to) } else { up_to };
+    let reads = if seqs.is_empty() {
+        Reads::default()
+    } else {
+        let acks = vec![None; seqs.len()];
+        write_reads(conn, group_id, reader, &seqs, &acks)?
+    };
+    // Watermarks move with the progress, so an interrupted read resumes where it stopped.
+    crate::db::cached(
+        "UPDATE group_members SET read_seq = greatest(read_seq, least(coalesce(leave_seq, $3), $3))
+         WHERE group_id = $1 AND user_id = $2 AND greatest(join_seq, read_seq) < coalesce(leave_seq, $3)",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Text, _>(reader)
+    .bind::<BigInt, _>(reached)
+    .execute(conn)?;
+    fire_read_event(conn, origin, &g, reader, &reads, |_| None)?;
+    Ok(BatchStep { changed: reads.seqs, next: full.then_some(reached), watermark })
 }
 
 /// Fires `Group.CallbackAfterReadReceipt` for the newly read `changed` seqs; `ack_of` gives

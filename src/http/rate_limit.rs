@@ -31,7 +31,10 @@ impl Class {
     /// The class of a `/v4/{service}/{command}`.
     pub fn of(command: &str) -> Class {
         match command {
-            "c2c_msg_read_receipt" | "group_msg_receipt" | "msg_delivered" | "group_msg_read_report"
+            "c2c_msg_read_receipt"
+            | "group_msg_receipt"
+            | "msg_delivered"
+            | "group_msg_read_report"
             | "admin_set_msg_read" => Class::Receipts,
             "sendmsg" | "batchsendmsg" | "send_group_msg" | "importmsg" | "import_group_msg" | "admin_msgwithdraw"
             | "group_msg_recall" => Class::Sends,

@@ -87,7 +87,7 @@ pub async fn group_msg_read_report(
     let reader = caller.acting(req.member_account.as_deref(), "Member_Account")?;
     let origin = caller.origin;
     let (seq, changed) =
-        state.tx(move |c| group_receipts::read_report(c, &origin, &req.group_id, &reader, req.msg_seq)).await?;
+        state.db(move |c| group_receipts::read_report(c, &origin, &req.group_id, &reader, req.msg_seq)).await?;
     Ok(ReadReportResponse { msg_read_seq: seq, newly_read_num: changed.len() })
 }
 

@@ -9,8 +9,8 @@ use futures_util::stream;
 use super::{auth, wire};
 use crate::domain::accounts;
 use crate::domain::notifications::{self, Notification, Position};
-use crate::live::Subscription;
 use crate::error::{ApiError, Service};
+use crate::live::Subscription;
 use crate::state::AppState;
 
 /// How soon a stream looks again when events are held back by an unfinished transaction.

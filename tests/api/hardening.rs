@@ -59,7 +59,11 @@ async fn a_user_marks_read_only_real_conversations_and_repeats_record_nothing() 
     assert_eq!(count(&app, "SELECT count(*) AS n FROM webhook_events"), 1);
     // An earlier time changes nothing either, and answers the time in force.
     let v = app
-        .call_as("bob", "openim/admin_set_msg_read", json!({"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": t - 60}))
+        .call_as(
+            "bob",
+            "openim/admin_set_msg_read",
+            json!({"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": t - 60}),
+        )
         .await;
     assert_eq!(v["MsgReadTime"], t);
     assert_eq!(count(&app, "SELECT count(*) AS n FROM webhook_events"), 1);
@@ -83,7 +87,8 @@ async fn a_deleted_account_cannot_read_its_stream_even_when_resuming() {
     }
     // Nor may an admin follow the stream of an account that does not exist.
     let url = format!("{}/v4/receipt_svc/event_stream?{}&To_Account=ghost", app.base, app.query(ADMIN));
-    let v: serde_json::Value = app.client.get(url).header("Last-Event-ID", "0").send().await.unwrap().json().await.unwrap();
+    let v: serde_json::Value =
+        app.client.get(url).header("Last-Event-ID", "0").send().await.unwrap().json().await.unwrap();
     assert_fail(&v, 70107);
 }
 
@@ -109,7 +114,12 @@ async fn nul_and_control_characters_in_cursors_and_query_fields_are_invalid_para
         assert!(assert_fail(&v, 10004).contains("control character"), "{v}");
     }
     // A NUL that reaches SQL some other way is still an invalid parameter, not 10002.
-    let v = app.call("receipt_svc/get_c2c_msg_receipt", json!({"From_Account": "alice", "To_Account": "b\u{0}", "MsgKeyList": ["x"]})).await;
+    let v = app
+        .call(
+            "receipt_svc/get_c2c_msg_receipt",
+            json!({"From_Account": "alice", "To_Account": "b\u{0}", "MsgKeyList": ["x"]}),
+        )
+        .await;
     assert_eq!(v["ActionStatus"], "FAIL", "{v}");
     assert_ne!(v["ErrorCode"], 10002, "{v}");
 }
@@ -122,10 +132,12 @@ async fn usersigs_from_the_future_are_refused_beyond_the_clock_skew() {
         let sig = imreceipts::usersig::generate(KEY, SDKAPPID, ADMIN, time, 86400);
         format!("sdkappid={SDKAPPID}&identifier={ADMIN}&usersig={sig}&random=1&contenttype=json")
     };
-    let (_, v) = app.raw("im_open_login_svc/account_check", &query(now + 60), r#"{"CheckItem":[{"UserID":"x"}]}"#).await;
-    assert_eq!(v["ErrorCode"], 0, "a minute of skew is allowed: {v}");
     let (_, v) =
-        app.raw("im_open_login_svc/account_check", &query(now + 10 * 365 * 86400), r#"{"CheckItem":[{"UserID":"x"}]}"#).await;
+        app.raw("im_open_login_svc/account_check", &query(now + 60), r#"{"CheckItem":[{"UserID":"x"}]}"#).await;
+    assert_eq!(v["ErrorCode"], 0, "a minute of skew is allowed: {v}");
+    let (_, v) = app
+        .raw("im_open_login_svc/account_check", &query(now + 10 * 365 * 86400), r#"{"CheckItem":[{"UserID":"x"}]}"#)
+        .await;
     assert!(assert_fail(&v, 70009).contains("future"), "{v}");
 }
 
@@ -136,7 +148,10 @@ async fn message_sizes_and_list_lengths_are_bounded() {
     let gid = app.group("Public", "alice", &["bob"]).await;
     let big = "x".repeat(12 * 1024);
     let v = app
-        .call("openim/sendmsg", json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 1, "MsgBody": text(&big)}))
+        .call(
+            "openim/sendmsg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 1, "MsgBody": text(&big)}),
+        )
         .await;
     assert!(assert_fail(&v, 80002).contains("12 KB"), "{v}");
     let v = app
@@ -153,13 +168,19 @@ async fn message_sizes_and_list_lengths_are_bounded() {
     // Just under the limit is fine.
     let fits = "y".repeat(12 * 1024 - 100);
     let v = app
-        .call("openim/sendmsg", json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 2, "MsgBody": text(&fits)}))
+        .call(
+            "openim/sendmsg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 2, "MsgBody": text(&fits)}),
+        )
         .await;
     assert_eq!(v["ErrorCode"], 0, "{v}");
 
     let many_elems: Vec<_> = (0..2000).map(|_| json!({"MsgType": "TIMTextElem", "MsgContent": {"Text": ""}})).collect();
     let v = app
-        .call("openim/sendmsg", json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 3, "MsgBody": many_elems}))
+        .call(
+            "openim/sendmsg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 3, "MsgBody": many_elems}),
+        )
         .await;
     assert_fail(&v, 90001);
     let control: Vec<_> = (0..50).map(|_| "NoUnread").collect();
@@ -214,7 +235,9 @@ async fn rate_limits_refuse_with_tencent_frequency_codes_and_show_in_metrics() {
     // A burst of twice the rate passes, the next call in the same second is refused.
     let mut codes = Vec::new();
     for _ in 0..6 {
-        codes.push(app.call_as("alice", "receipt_svc/get_c2c_msg_receipt", body.clone()).await["ErrorCode"].as_i64().unwrap());
+        codes.push(
+            app.call_as("alice", "receipt_svc/get_c2c_msg_receipt", body.clone()).await["ErrorCode"].as_i64().unwrap(),
+        );
     }
     assert_eq!(&codes[..4], &[0, 0, 0, 0], "{codes:?}");
     assert_eq!(codes[5], 60007, "{codes:?}");
@@ -233,7 +256,11 @@ async fn rate_limits_refuse_with_tencent_frequency_codes_and_show_in_metrics() {
     let app = spawn_app_with(settings).await;
     let mut codes = Vec::new();
     for _ in 0..8 {
-        codes.push(app.call("im_open_login_svc/account_check", json!({"CheckItem": [{"UserID": "x"}]})).await["ErrorCode"].as_i64().unwrap());
+        codes.push(
+            app.call("im_open_login_svc/account_check", json!({"CheckItem": [{"UserID": "x"}]})).await["ErrorCode"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     assert!(codes.contains(&60011), "{codes:?}");
 }

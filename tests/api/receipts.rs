@@ -322,12 +322,67 @@ async fn members_who_leave_after_the_message() {
     // The reader keeps their receipt; the others who left stop counting as unread.
     assert_counts(&app, &gid, seq, &["reader"], &["stayer"]).await;
     assert_eq!(app.counts(&gid, seq).await.2, 1);
-    // Former members can no longer acknowledge; the rejoined member has a new membership.
+    // Former members can no longer acknowledge; a rejoined member may acknowledge what they
+    // were a reader of in their earlier membership (without having counted as unread since).
     assert_fail(&receipt(&app, &gid, "quitter", &[seq]).await, 10007);
     assert_fail(&receipt(&app, &gid, "reader", &[seq]).await, 10007);
-    assert_fail(&receipt(&app, &gid, "rejoiner", &[seq]).await, 10007);
+    assert_eq!(read(&app, &gid, "rejoiner", &[seq]).await, 1);
+    assert_counts(&app, &gid, seq, &["reader", "rejoiner"], &["stayer"]).await;
     assert_eq!(read(&app, &gid, "stayer", &[seq]).await, 1);
-    assert_counts(&app, &gid, seq, &["reader", "stayer"], &[]).await;
+    assert_counts(&app, &gid, seq, &["reader", "rejoiner", "stayer"], &[]).await;
+    // A message sent while they were away stays out of reach.
+    app.ok("group_open_http_svc/delete_group_member", remove("rejoiner")).await;
+    let away = app.group_msg(&gid, "owner", true).await;
+    app.ok(
+        "group_open_http_svc/add_group_member",
+        json!({"GroupId": gid, "MemberList": [{"Member_Account": "rejoiner"}]}),
+    )
+    .await;
+    assert!(assert_fail(&receipt(&app, &gid, "rejoiner", &[away]).await, 10007).contains("not a member"));
+}
+
+#[actix_web::test]
+async fn conversation_read_covers_earlier_memberships_and_runs_in_bounded_batches() {
+    let app = spawn_app().await;
+    let gid = group_with(&app, "Private", "owner", &["m1", "m2", "back"]).await;
+    let mut first = Vec::new();
+    for _ in 0..4 {
+        first.push(app.group_msg(&gid, "owner", true).await);
+    }
+    let remove = json!({"GroupId": gid, "MemberToDel_Account": ["back"]});
+    app.ok("group_open_http_svc/delete_group_member", remove).await;
+    let away = app.group_msg(&gid, "owner", true).await;
+    app.ok("group_open_http_svc/add_group_member", json!({"GroupId": gid, "MemberList": [{"Member_Account": "back"}]}))
+        .await;
+    let mut second = Vec::new();
+    for _ in 0..7 {
+        second.push(app.group_msg(&gid, "owner", true).await);
+    }
+    let last = *second.last().unwrap();
+    // `back` reads the conversation: both memberships' messages, not the one sent while away.
+    let v = app.ok(READ_REPORT, json!({"GroupId": gid, "Member_Account": "back", "MsgSeq": last})).await;
+    assert_eq!(v["NewlyReadNum"], 11, "{v}");
+    assert_eq!(app.counts(&gid, away).await.0, 0);
+    assert_eq!(app.counts(&gid, first[0]).await.0, 1);
+    assert_eq!(
+        app.ok(READ_REPORT, json!({"GroupId": gid, "Member_Account": "back", "MsgSeq": last})).await["NewlyReadNum"],
+        0
+    );
+
+    // Batches of 3 give exactly what one batch gives: m1 through the library, m2 through HTTP.
+    let mut conn = diesel::Connection::establish(&app.db_url).unwrap();
+    let origin = imreceipts::webhooks::outbox::Origin { client_ip: "127.0.0.1".into(), platform: "RESTAPI".into() };
+    let (mark, changed) =
+        imreceipts::domain::group_receipts::read_report_in_batches(&mut conn, &origin, &gid, "m1", last, 3).unwrap();
+    let v = app.ok(READ_REPORT, json!({"GroupId": gid, "Member_Account": "m2", "MsgSeq": last})).await;
+    assert_eq!(mark, last);
+    assert_eq!(changed.len() as i64, v["NewlyReadNum"].as_i64().unwrap());
+    let all: Vec<i64> = first.iter().chain([&away]).chain(second.iter()).copied().collect();
+    assert_eq!(changed, all, "every message, in order, once");
+    for seq in all {
+        let readers = accounts(&app, &gid, seq, READ, 10).await;
+        assert!(readers.contains(&"m1".to_string()) && readers.contains(&"m2".to_string()), "{seq}: {readers:?}");
+    }
 }
 
 // ---------------------------------------------------------------- group: delivery and conversation read

@@ -56,8 +56,11 @@ async fn old_notifications_are_deleted_and_a_resume_from_before_them_is_refused(
     let mut seqs = Vec::new();
     for _ in 0..7 {
         let seq = app.group_msg(&gid, "alice", true).await;
-        app.ok("group_open_http_svc/group_msg_receipt", json!({"GroupId": gid, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]}))
-            .await;
+        app.ok(
+            "group_open_http_svc/group_msg_receipt",
+            json!({"GroupId": gid, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]}),
+        )
+        .await;
         seqs.push(seq);
     }
     assert_eq!(count(&app, "SELECT count(*) AS n FROM user_events"), 7);
@@ -107,15 +110,21 @@ async fn messages_past_the_retention_go_with_their_receipts_and_recent_ones_stay
     let new_seq = app.group_msg(&gid, "alice", true).await;
     for m in &refs {
         for seq in [old_seq, new_seq] {
-            app.ok("group_open_http_svc/group_msg_receipt", json!({"GroupId": gid, "From_Account": m, "MsgSeqList": [{"MsgSeq": seq}]}))
-                .await;
+            app.ok(
+                "group_open_http_svc/group_msg_receipt",
+                json!({"GroupId": gid, "From_Account": m, "MsgSeqList": [{"MsgSeq": seq}]}),
+            )
+            .await;
         }
     }
     app.c2c_msg("alice", "bob", true).await;
     app.c2c_msg("alice", "bob", true).await;
     let three_days_ago = chrono::Utc::now().timestamp() - 3 * 86400;
     sql(&app, &format!("UPDATE group_messages SET msg_time = {three_days_ago} WHERE msg_seq = {old_seq}"));
-    sql(&app, &format!("UPDATE c2c_messages SET msg_time = {three_days_ago} WHERE id = (SELECT min(id) FROM c2c_messages)"));
+    sql(
+        &app,
+        &format!("UPDATE c2c_messages SET msg_time = {three_days_ago} WHERE id = (SELECT min(id) FROM c2c_messages)"),
+    );
 
     eventually(&app, "SELECT count(*) AS n FROM group_messages", 1).await;
     eventually(&app, "SELECT count(*) AS n FROM c2c_messages", 1).await;
@@ -132,7 +141,11 @@ async fn finished_webhook_deliveries_past_their_keep_period_are_removed_by_the_w
     let receiver = crate::receiver::Receiver::start();
     let app = spawn_app_with(settings()).await;
     app.import(&["alice", "bob"]).await;
-    app.ok("webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", receiver.base), "Events": ["C2C.CallbackAfterMsgReport"]})).await;
+    app.ok(
+        "webhook_svc/create_endpoint",
+        json!({"Url": format!("{}/ok", receiver.base), "Events": ["C2C.CallbackAfterMsgReport"]}),
+    )
+    .await;
     for _ in 0..5 {
         app.c2c_msg("bob", "alice", false).await;
         app.ok("openim/admin_set_msg_read", json!({"Report_Account": "alice", "Peer_Account": "bob"})).await;
