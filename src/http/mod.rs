@@ -17,7 +17,7 @@ mod wire;
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{ApiError, Service};
 use crate::state::AppState;
@@ -43,28 +43,34 @@ fn service_of(name: &str) -> Service {
     }
 }
 
-/// Builds the Tencent envelope around a handler's fields.
-fn envelope(result: Result<Value, (ApiError, Service)>) -> Value {
-    match result {
-        Ok(Value::Object(mut fields)) => {
-            fields.insert("ActionStatus".into(), "OK".into());
-            fields.insert("ErrorCode".into(), 0.into());
-            fields.insert("ErrorInfo".into(), "".into());
-            Value::Object(fields)
-        }
-        Ok(_) => envelope(Ok(Value::Object(Map::new()))),
-        Err((e, service)) => serde_json::json!({
-            "ActionStatus": "FAIL",
-            "ErrorCode": e.code(service),
-            "ErrorInfo": e.to_string(),
-        }),
+/// The Tencent envelope of a failed call.
+fn envelope(e: ApiError, service: Service) -> Value {
+    serde_json::json!({
+        "ActionStatus": "FAIL",
+        "ErrorCode": e.code(service),
+        "ErrorInfo": e.to_string(),
+    })
+}
+
+/// Wraps a handler's serialized fields (a JSON object) in the success envelope, by splicing
+/// bytes rather than building a tree of the whole answer.
+fn envelope_ok(fields: &[u8]) -> Vec<u8> {
+    const HEAD: &[u8] = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"""#;
+    let inner = fields.strip_prefix(b"{").and_then(|f| f.strip_suffix(b"}")).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEAD.len() + fields.len() + 1);
+    out.extend_from_slice(HEAD);
+    if !inner.iter().all(u8::is_ascii_whitespace) {
+        out.push(b',');
+        out.extend_from_slice(inner);
     }
+    out.push(b'}');
+    out
 }
 
 /// Tencent's REST API is POST only; other methods still get the envelope, not a bare 404/405.
 async fn not_post(req: HttpRequest) -> HttpResponse {
     let err = ApiError::BadQuery(format!("{} is not supported: every /v4 command is called with POST", req.method()));
-    HttpResponse::Ok().json(envelope(Err((err, Service::Extension))))
+    HttpResponse::Ok().json(envelope(err, Service::Extension))
 }
 
 async fn dispatch(
@@ -86,7 +92,10 @@ async fn dispatch(
     let label = if known { format!("{service}/{command}") } else { "unknown".to_string() };
     state.metrics.observe_request(&label, code, elapsed);
     tracing::info!(command = %label, error_code = code, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
-    HttpResponse::Ok().json(envelope(result.map_err(|e| (e, svc))))
+    match result {
+        Ok(fields) => HttpResponse::Ok().content_type("application/json").body(envelope_ok(&fields)),
+        Err(e) => HttpResponse::Ok().json(envelope(e, svc)),
+    }
 }
 
 async fn handle(
@@ -95,7 +104,7 @@ async fn handle(
     service: &str,
     command: &str,
     payload: web::Payload,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let query = auth::parse_query(state, req.query_string())?;
     let route = ROUTES
         .iter()
@@ -115,4 +124,23 @@ async fn handle(
     }
     let body = body::read(req, payload, state.body_timeout).await?;
     (route.handler)(state.clone(), caller, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_success_envelope_wraps_any_object() {
+        for fields in [&b"{}"[..], b"{\"MsgSeq\":3,\"List\":[{}]}"] {
+            let v: Value = serde_json::from_slice(&envelope_ok(fields)).unwrap();
+            assert_eq!(v["ActionStatus"], "OK");
+            assert_eq!(v["ErrorCode"], 0);
+            assert_eq!(v["ErrorInfo"], "");
+            let inner: Value = serde_json::from_slice(fields).unwrap();
+            for (k, x) in inner.as_object().unwrap() {
+                assert_eq!(&v[k], x);
+            }
+        }
+    }
 }

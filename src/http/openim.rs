@@ -192,6 +192,12 @@ pub struct RoamResponse {
     msg_list: Vec<RoamItem>,
 }
 
+/// Largest `admin_getroammsg` answer, in bytes of message bodies and fields, before the page
+/// is cut: one call never builds more than about a MiB, however large `MaxCnt`.
+const MAX_ROAM_BYTES: usize = 1024 * 1024;
+/// Bytes of the fields of one roaming item besides its body and custom data.
+const ROAM_ITEM_OVERHEAD: usize = 300;
+
 pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> ApiResult<RoamResponse> {
     let max_cnt = req.max_cnt.ok_or_else(|| ApiError::invalid("MaxCnt is required"))?;
     let (min_time, max_time) = match (req.min_time, req.max_time) {
@@ -217,7 +223,23 @@ pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> A
             )
         })
         .await?;
-    // The page is oldest first; the next page continues before its first (oldest) message.
+    // As Tencent does, a page is cut (Complete 0) before its answer grows past a size budget;
+    // the page is oldest first and continues before its oldest message, so the oldest go.
+    let mut page = page;
+    let mut size = 0;
+    let keep_from = page
+        .messages
+        .iter()
+        .rposition(|m| {
+            size += m.msg.msg_body.to_string().len() + m.msg.cloud_custom_data.len() + ROAM_ITEM_OVERHEAD;
+            size > MAX_ROAM_BYTES
+        })
+        .map_or(0, |i| (i + 1).min(page.messages.len() - 1));
+    if keep_from > 0 {
+        page.messages.drain(..keep_from);
+        page.complete = false;
+    }
+    // The next page continues before this page's first (oldest) message.
     let oldest = page.messages.first().map(|m| (m.msg.msg_time, m.msg.msg_key.clone()));
     let msg_list: Vec<RoamItem> = page
         .messages

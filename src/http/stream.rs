@@ -148,5 +148,5 @@ fn error(e: ApiError) -> HttpResponse {
     if let ApiError::Internal(cause) = &e {
         tracing::error!(error = ?cause, "event stream failed to start");
     }
-    HttpResponse::Ok().json(super::envelope(Err((e, Service::Extension))))
+    HttpResponse::Ok().json(super::envelope(e, Service::Extension))
 }

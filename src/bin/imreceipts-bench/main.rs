@@ -8,6 +8,7 @@
 mod baseline;
 mod cpu;
 mod load;
+mod memory;
 mod pgstats;
 mod report;
 mod scenarios;
@@ -52,6 +53,21 @@ enum Command {
         scenarios: Vec<Id>,
         #[command(flatten)]
         opts: Opts,
+    },
+    /// The server's memory (a separate `imreceipts` process) while large histories are pulled.
+    Memory {
+        /// Messages of about 12 KB stored in each of a C2C conversation and a group.
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+        /// Rounds of concurrent history pulls.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// History pulls in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Data directory of the embedded cluster.
+        #[arg(long, default_value = "var/bench")]
+        data_dir: PathBuf,
     },
 }
 
@@ -136,6 +152,9 @@ fn main() -> Result<()> {
         Command::Run { scenarios, opts } => {
             let names: Vec<String> = scenarios.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
             (scenarios, opts, format!("run --scenarios {}", names.join(",")))
+        }
+        Command::Memory { messages, rounds, concurrency, data_dir } => {
+            return memory::run(&data_dir, messages.max(1), rounds.max(1), concurrency.max(1));
         }
     };
     if opts.duration == 0 || opts.concurrency == 0 || opts.read_concurrency == 0 {
