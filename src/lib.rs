@@ -34,7 +34,8 @@ impl Application {
     /// Migrates the database, binds the listener and prepares (but does not run) the server.
     pub fn build(settings: &Settings, identity: AppIdentity, database_url: &str) -> Result<Application> {
         db::migrate(database_url)?;
-        let pool = db::pool(database_url, settings.pool_size)?;
+        let pool_wait = std::time::Duration::from_millis(settings.pool_wait_ms.max(1));
+        let pool = db::pool(database_url, settings.pool_size, pool_wait)?;
         {
             let mut conn = pool.get().context("getting a database connection")?;
             for admin in &identity.admins {
@@ -54,6 +55,8 @@ impl Application {
             client_ip_header: settings.client_ip_header.as_deref().map(|h| h.trim().to_ascii_lowercase().into()),
             c2c_dedup_secs: settings.c2c_dedup_secs.max(0),
             group_dedup_secs: settings.group_dedup_secs.max(0),
+            db_slots: Arc::new(tokio::sync::Semaphore::new(settings.pool_size.max(1) as usize)),
+            pool_wait,
         };
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();

@@ -41,6 +41,7 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     webhook_outcomes: BTreeMap<&'static str, u64>,
     webhook_latency: Histogram,
+    db_unavailable: BTreeMap<&'static str, u64>,
 }
 
 /// Counters and histograms, rendered in the Prometheus text format.
@@ -66,6 +67,13 @@ impl Metrics {
         }
     }
 
+    /// Records one call refused because the database was unavailable (`reason` label).
+    pub fn observe_db_unavailable(&self, reason: &'static str) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.db_unavailable.entry(reason).or_default() += 1;
+        }
+    }
+
     /// Renders everything; `queue` holds webhook delivery counts by state name.
     pub fn render(&self, queue: &[(String, i64)]) -> String {
         let mut out = String::new();
@@ -84,6 +92,12 @@ impl Metrics {
         }
         out.push_str("# TYPE imreceipts_webhook_attempt_seconds histogram\n");
         m.webhook_latency.render(&mut out, "imreceipts_webhook_attempt_seconds", "endpoint=\"all\"");
+        out.push_str("# TYPE imreceipts_db_unavailable_total counter\n");
+        // Every reason is rendered, zero included, so alerts need no "absent" special case.
+        for reason in crate::db::fault::Unavailable::ALL.map(|u| u.label()) {
+            let n = m.db_unavailable.get(reason).copied().unwrap_or(0);
+            let _ = writeln!(out, "imreceipts_db_unavailable_total{{reason=\"{reason}\"}} {n}");
+        }
         out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
         for (state, n) in queue {
             let _ = writeln!(out, "imreceipts_webhook_queue_depth{{state=\"{state}\"}} {n}");
