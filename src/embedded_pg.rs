@@ -58,18 +58,26 @@ impl EmbeddedPg {
                 bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
             }
         }
-        let port = free_port()?;
+        let pg = EmbeddedPg { data_dir, port: free_port()?, owner, started_here: true };
+        pg.pg_ctl_start(opts)?;
+        Ok(pg)
+    }
+
+    /// `pg_ctl start` on this cluster's port.
+    fn pg_ctl_start(&self, opts: &PgOptions) -> Result<()> {
         let mut conf = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c shared_buffers=256MB"
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c shared_buffers=256MB",
+            self.port
         );
         if opts.unsafe_fast {
             conf.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
-        let out = pg_command("pg_ctl", owner)
+        let log = self.data_dir.with_file_name("postgres.log");
+        let out = pg_command("pg_ctl", self.owner)
             .arg("-D")
-            .arg(&data_dir)
+            .arg(&self.data_dir)
             .arg("-l")
-            .arg(base.join("postgres.log"))
+            .arg(&log)
             .args(["-w", "-t", "60", "-o", &conf, "start"])
             .stdin(Stdio::null())
             .output()
@@ -79,10 +87,37 @@ impl EmbeddedPg {
                 "pg_ctl start failed: {}{} (see {})",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr),
-                base.join("postgres.log").display()
+                log.display()
             );
         }
-        Ok(EmbeddedPg { data_dir, port, owner, started_here: true })
+        Ok(())
+    }
+
+    /// The port the cluster listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Fast shutdown (`pg_ctl stop -m fast`) whoever started the cluster: fault drills use it
+    /// to take the database away from a running server.
+    pub fn stop_fast(&self) -> Result<()> {
+        let out = pg_command("pg_ctl", self.owner)
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .context("running pg_ctl stop")?;
+        if !out.status.success() {
+            bail!("pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// Starts a cluster stopped with [`EmbeddedPg::stop_fast`] again, on the same port so
+    /// clients' URLs stay valid.
+    pub fn start_again(&self, opts: &PgOptions) -> Result<()> {
+        self.pg_ctl_start(opts)
     }
 
     /// URL of database `db` in this cluster.

@@ -98,6 +98,9 @@ pub enum ApiError {
     /// 10021: the GroupId is already in use.
     #[error("GroupId {0:?} is already in use")]
     GroupIdInUse(String),
+    /// 60008: the database is unreachable, out of space or busy; nothing to fix but to retry.
+    #[error("the database is unavailable or busy ({0}); the call may not have taken effect, retry it in a moment")]
+    DbUnavailable(crate::db::fault::Unavailable),
     /// 10002/91000: something failed inside the server; the cause is logged, not answered.
     #[error("internal server error; retry later")]
     Internal(#[source] anyhow::Error),
@@ -160,6 +163,7 @@ impl ApiError {
             ApiError::UserRateLimited(_) => 60007,
             ApiError::AppRateLimited(_) => 60011,
             ApiError::GroupIdInUse(_) => 10021,
+            ApiError::DbUnavailable(_) => 60008,
             ApiError::Internal(_) => match service {
                 Service::OpenIm => 91000,
                 _ => 10002,

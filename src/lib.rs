@@ -38,7 +38,8 @@ impl Application {
     /// Migrates the database, binds the listener and prepares (but does not run) the server.
     pub fn build(settings: &Settings, identity: AppIdentity, database_url: &str) -> Result<Application> {
         db::migrate(database_url)?;
-        let pool = db::pool(database_url, settings.pool_size)?;
+        let pool_wait = std::time::Duration::from_millis(settings.pool_wait_ms.max(1));
+        let pool = db::pool(database_url, settings.pool_size, pool_wait)?;
         {
             let mut conn = pool.get().context("getting a database connection")?;
             for admin in &identity.admins {
@@ -62,6 +63,8 @@ impl Application {
             rate_limiter: Arc::new(http::rate_limit::RateLimiter::new(&settings.rate_limits)),
             retention: settings.retention.clone(),
             live: Arc::new(live::Hub::default()),
+            db_slots: Arc::new(tokio::sync::Semaphore::new(settings.pool_size.max(1) as usize)),
+            pool_wait,
         };
         let stop_live = Arc::new(std::sync::atomic::AtomicBool::new(false));
         live::spawn_listener(database_url.to_string(), state.live.clone(), stop_live.clone());

@@ -43,6 +43,7 @@ struct Inner {
     webhook_latency: Histogram,
     refusals: BTreeMap<&'static str, u64>,
     retention_removed: BTreeMap<&'static str, u64>,
+    db_unavailable: BTreeMap<&'static str, u64>,
 }
 
 /// Counters and histograms, rendered in the Prometheus text format.
@@ -82,6 +83,13 @@ impl Metrics {
         }
     }
 
+    /// Records one call refused because the database was unavailable (`reason` label).
+    pub fn observe_db_unavailable(&self, reason: &'static str) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.db_unavailable.entry(reason).or_default() += 1;
+        }
+    }
+
     /// Renders everything; `queue` holds webhook delivery counts by state name.
     pub fn render(&self, queue: &[(String, i64)]) -> String {
         let mut out = String::new();
@@ -107,6 +115,12 @@ impl Metrics {
         out.push_str("# TYPE imreceipts_retention_removed_rows_total counter\n");
         for (table, n) in &m.retention_removed {
             let _ = writeln!(out, "imreceipts_retention_removed_rows_total{{table=\"{table}\"}} {n}");
+        }
+        out.push_str("# TYPE imreceipts_db_unavailable_total counter\n");
+        // Every reason is rendered, zero included, so alerts need no "absent" special case.
+        for reason in crate::db::fault::Unavailable::ALL.map(|u| u.label()) {
+            let n = m.db_unavailable.get(reason).copied().unwrap_or(0);
+            let _ = writeln!(out, "imreceipts_db_unavailable_total{{reason=\"{reason}\"}} {n}");
         }
         out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
         for (state, n) in queue {

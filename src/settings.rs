@@ -59,6 +59,10 @@ pub struct Settings {
     /// Database connection pool size.
     #[arg(long, env = "IMRECEIPTS_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Milliseconds a call waits for a database connection (a free pool slot, or a new
+    /// connection while the database is down) before it is refused with 60008.
+    #[arg(long, env = "IMRECEIPTS_POOL_WAIT_MS", default_value_t = 2000)]
+    pub pool_wait_ms: u64,
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "IMRECEIPTS_WORKERS")]
     pub workers: Option<usize>,

@@ -1,7 +1,9 @@
 //! Shared application state handed to every handler.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use crate::db::fault::Unavailable;
 use crate::db::DbPool;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -44,6 +46,11 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// How long each family of data is kept.
     pub retention: crate::settings::RetentionSettings,
+    /// One permit per pooled connection: callers queue here (cheaply, and only for
+    /// `pool_wait`) rather than on blocking threads.
+    pub db_slots: Arc<tokio::sync::Semaphore>,
+    /// How long a call waits for a database connection before it is refused with 60008.
+    pub pool_wait: Duration,
 }
 
 impl AppState {
@@ -64,19 +71,47 @@ impl AppState {
         F: FnOnce(&mut diesel::PgConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        let deadline = Instant::now() + self.pool_wait;
+        // A saturated pool refuses after a bounded wait instead of queueing without end.
+        let Ok(Ok(permit)) = tokio::time::timeout(self.pool_wait, self.db_slots.clone().acquire_owned()).await else {
+            return Err(self.unavailable(Unavailable::PoolExhausted));
+        };
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+        let res = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            // Holding a permit means a connection is free unless none can be opened.
+            let mut conn = pool.get_timeout(left).map_err(|_| ApiError::DbUnavailable(Unavailable::Unreachable))?;
             let res = f(&mut conn.pg);
-            if let Err(ApiError::Internal(e)) = &res {
-                if let Some(db_err) = e.downcast_ref::<diesel::result::Error>() {
-                    conn.observe(db_err);
-                }
+            match res {
+                Err(ApiError::Internal(e)) => match e.downcast_ref::<diesel::result::Error>() {
+                    Some(db_err) => {
+                        conn.observe(db_err);
+                        match crate::db::fault::classify(db_err) {
+                            Some(why) => {
+                                tracing::warn!(error = %db_err, "database unavailable");
+                                Err(ApiError::DbUnavailable(why))
+                            }
+                            None => Err(ApiError::Internal(e)),
+                        }
+                    }
+                    None => Err(ApiError::Internal(e)),
+                },
+                other => other,
             }
-            res
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+        if let Err(ApiError::DbUnavailable(why)) = &res {
+            self.metrics.observe_db_unavailable(why.label());
+        }
+        res
+    }
+
+    /// A refusal for `why`, counted in /metrics.
+    fn unavailable(&self, why: Unavailable) -> ApiError {
+        self.metrics.observe_db_unavailable(why.label());
+        ApiError::DbUnavailable(why)
     }
 
     /// Runs `f` inside one transaction, retrying serialization failures and deadlocks.

@@ -1,6 +1,7 @@
 //! Persistence: the connection pool, embedded migrations and the generated schema.
 
 mod cached;
+pub mod fault;
 pub mod schema;
 
 pub use cached::cached;
@@ -59,14 +60,15 @@ impl diesel::r2d2::ManageConnection for Manager {
     }
 }
 
-/// Builds the pool; fails fast when the database cannot be reached.
-pub fn pool(url: &str, size: u32) -> Result<DbPool> {
+/// Builds the pool; fails fast when the database cannot be reached. `wait` bounds how long a
+/// checkout waits for a connection (the pool's own connects included) before giving up.
+pub fn pool(url: &str, size: u32, wait: std::time::Duration) -> Result<DbPool> {
     Pool::builder()
         .max_size(size)
         // r2d2 would otherwise run `SELECT 1` before every checkout: a round trip per request.
         // Broken connections are still detected (diesel reports them) and replaced.
         .test_on_check_out(false)
-        .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_timeout(wait.max(std::time::Duration::from_millis(1)))
         .build(Manager(ConnectionManager::new(url)))
         .context("connecting to the database")
 }

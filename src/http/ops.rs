@@ -1,6 +1,7 @@
 //! Operations routes outside `/v4` auth: liveness, readiness, metrics.
 
 use actix_web::{web, HttpResponse};
+use diesel::RunQueryDsl;
 
 use crate::state::AppState;
 
@@ -9,10 +10,21 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ready = state.db(|c| crate::db::migrations_applied(c).map_err(crate::error::ApiError::Internal)).await;
+    let ready = state
+        .db(|c| {
+            // A typed query first: a lost connection is then recognised (and dropped), which the
+            // migration check's stringly error would hide.
+            diesel::sql_query("SELECT 1").execute(c)?;
+            crate::db::migrations_applied(c).map_err(crate::error::ApiError::Internal)
+        })
+        .await;
     match ready {
         Ok(true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Ok(false) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "migrations pending"})),
+        Err(e @ crate::error::ApiError::DbUnavailable(crate::db::fault::Unavailable::PoolExhausted)) => {
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "database busy", "error": e.to_string()}))
+        }
         Err(e) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "database unreachable", "error": e.to_string()})),
     }

@@ -21,7 +21,7 @@ use super::deliveries::{self, Finish as Next};
 use super::endpoints::{self, Endpoint};
 use super::retry::{self, Breaker, Outcome};
 use super::{outbox, sign, ssrf};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::settings::WebhookSettings;
 use crate::state::AppState;
 
@@ -144,15 +144,31 @@ fn spawn_listener(url: String, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicB
 async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
     let mut last_reap = Instant::now() - REAP_EVERY;
     let poll = Duration::from_millis(shared.cfg.poll_ms.max(10));
+    // While the database is unavailable every pass fails the same way: warn once per outage
+    // and keep polling (each pass is bounded by the pool wait), so dispatch resumes by itself.
+    let mut db_down = false;
     while !stop.load(Ordering::SeqCst) {
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
-            if let Err(e) = shared.state.db(deliveries::reap_expired).await {
-                tracing::warn!(error = %e, "reaping expired webhook leases failed");
+            match shared.state.db(deliveries::reap_expired).await {
+                Err(ApiError::DbUnavailable(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "reaping expired webhook leases failed"),
+                Ok(_) => {}
             }
         }
         let claimed = match claim_round(&shared).await {
-            Ok(n) => n,
+            Ok(n) => {
+                if std::mem::take(&mut db_down) {
+                    tracing::info!("database available again: webhook dispatch resumed");
+                }
+                n
+            }
+            Err(e @ ApiError::DbUnavailable(_)) => {
+                if !std::mem::replace(&mut db_down, true) {
+                    tracing::warn!(error = %e, "webhook dispatch paused until the database is back");
+                }
+                0
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "claiming webhook deliveries failed");
                 0
