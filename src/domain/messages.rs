@@ -153,6 +153,44 @@ pub fn send_c2c(conn: &mut PgConnection, m: &C2cSend) -> ApiResult<C2cSent> {
     Ok(C2cSent { msg_time, msg_key, failed, duplicate: !earlier.is_empty() })
 }
 
+/// A stored `MsgBody` as its JSON text. History answers pass it through verbatim: loading a
+/// page of 12 KB bodies into `serde_json::Value` trees would cost many times their size.
+#[derive(Debug, Clone, diesel::deserialize::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Json)]
+pub struct StoredBody(Box<serde_json::value::RawValue>);
+
+impl StoredBody {
+    /// The body of a recalled message: `[]`.
+    pub fn empty() -> StoredBody {
+        // "[]" is valid JSON.
+        StoredBody(serde_json::value::RawValue::from_string("[]".into()).expect("[] is JSON"))
+    }
+
+    /// Bytes of the JSON text.
+    pub fn len(&self) -> usize {
+        self.0.get().len()
+    }
+
+    /// Whether the text is empty (never, for a stored body).
+    pub fn is_empty(&self) -> bool {
+        self.0.get().is_empty()
+    }
+}
+
+impl serde::Serialize for StoredBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Json, diesel::pg::Pg> for StoredBody {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        // A `json` column arrives as its text; RawValue checks it without building a tree.
+        let text = std::str::from_utf8(value.as_bytes())?;
+        Ok(StoredBody(serde_json::value::RawValue::from_string(text.to_owned())?))
+    }
+}
+
 /// One stored C2C message.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = c2c_messages)]
@@ -164,7 +202,7 @@ pub struct C2cMessage {
     pub msg_seq: i64,
     pub msg_random: i64,
     pub msg_time: i64,
-    pub msg_body: Value,
+    pub msg_body: StoredBody,
     pub cloud_custom_data: String,
     pub need_receipt: bool,
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -416,7 +454,7 @@ pub struct GroupMessage {
     pub from_account: String,
     pub msg_random: i64,
     pub msg_time: i64,
-    pub msg_body: Value,
+    pub msg_body: StoredBody,
     pub cloud_custom_data: String,
     pub need_receipt: bool,
     pub recalled_at: Option<chrono::DateTime<chrono::Utc>>,

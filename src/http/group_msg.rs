@@ -8,7 +8,7 @@ use super::wire::{self, flag, int_flag, int_or_string, u32_field, SeqError, SeqI
 use crate::domain::config;
 use crate::domain::group_receipts::{self, ListFilter};
 use crate::domain::import::{self, GroupMsgImport};
-use crate::domain::messages::{self, GroupSend};
+use crate::domain::messages::{self, GroupSend, StoredBody};
 use crate::domain::recall;
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
@@ -106,7 +106,7 @@ pub struct HistoryItem {
     #[serde(rename = "IsSystemMsg")]
     is_system_msg: i32,
     #[serde(rename = "MsgBody")]
-    msg_body: Value,
+    msg_body: StoredBody,
     #[serde(rename = "MsgPriority")]
     msg_priority: i16,
     #[serde(rename = "MsgRandom")]
@@ -150,7 +150,7 @@ pub async fn group_msg_get_simple(state: AppState, _: Caller, req: HistoryReques
                 from_account: m.from_account,
                 is_place_msg: if recalled { PLACE_MSG_RECALLED } else { 0 },
                 is_system_msg: 0,
-                msg_body: if recalled { Value::Array(Vec::new()) } else { m.msg_body },
+                msg_body: if recalled { StoredBody::empty() } else { m.msg_body },
                 msg_priority: m.msg_priority,
                 msg_random: m.msg_random,
                 msg_seq: m.msg_seq,

@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::wire::{self, flag, int_flag, int_or_string, u32_field, AccountError, Empty, KeyError, MsgInfo};
 use crate::domain::c2c::{self, Ack, MsgRef};
 use crate::domain::import::{self, C2cImport};
-use crate::domain::messages::{self, C2cSend};
+use crate::domain::messages::{self, C2cSend, StoredBody};
 use crate::domain::recall;
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
@@ -177,7 +177,7 @@ pub struct RoamItem {
     #[serde(rename = "MsgKey")]
     msg_key: String,
     #[serde(rename = "MsgBody")]
-    msg_body: Value,
+    msg_body: StoredBody,
     #[serde(rename = "CloudCustomData")]
     cloud_custom_data: String,
 }
@@ -231,7 +231,7 @@ pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> A
         .messages
         .iter()
         .rposition(|m| {
-            size += m.msg.msg_body.to_string().len() + m.msg.cloud_custom_data.len() + ROAM_ITEM_OVERHEAD;
+            size += m.msg.msg_body.len() + m.msg.cloud_custom_data.len() + ROAM_ITEM_OVERHEAD;
             size > MAX_ROAM_BYTES
         })
         .map_or(0, |i| (i + 1).min(page.messages.len() - 1));
@@ -259,7 +259,7 @@ pub async fn admin_getroammsg(state: AppState, _: Caller, req: RoamRequest) -> A
                 is_delivered: int_flag(m.delivered_at.is_some() || r.peer_read_time.is_some()),
                 need_read_receipt: int_flag(m.need_receipt),
                 msg_key: m.msg_key,
-                msg_body: if recalled { Value::Array(Vec::new()) } else { m.msg_body },
+                msg_body: if recalled { StoredBody::empty() } else { m.msg_body },
                 cloud_custom_data: if recalled { String::new() } else { m.cloud_custom_data },
             }
         })
