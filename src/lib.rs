@@ -69,7 +69,9 @@ impl Application {
         let dispatcher = settings
             .webhooks
             .dispatch
-            .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()));
+            .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()))
+            .transpose()
+            .context("building the webhook HTTP client")?;
         Ok(Application { port, server: server.run(), state, dispatcher })
     }
 

@@ -104,6 +104,9 @@ pub struct WebhookSettings {
     /// Multiplies every retry delay (tests and drills use a small value).
     #[arg(long = "webhook-retry-scale", env = "IMRECEIPTS_WEBHOOK_RETRY_SCALE", default_value_t = 1.0)]
     pub retry_scale: f64,
+    /// How webhook host names are looked up: the system resolver (tests plug their own).
+    #[arg(skip)]
+    pub dns: crate::webhooks::resolver::DnsLookup,
 }
 
 impl Settings {

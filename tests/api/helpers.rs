@@ -130,6 +130,15 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     TestApp { base, db_url, db_name, client: reqwest::Client::new() }
 }
 
+/// Starts one more server on an existing database (owned by the `TestApp` that made it);
+/// returns its base URL, or why it would not start.
+pub async fn spawn_server_on(settings: Settings, db_url: &str) -> anyhow::Result<String> {
+    let app = Application::build(&settings, identity(), db_url)?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Ok(base)
+}
+
 /// A valid UserSig for `identifier`.
 pub fn sig(identifier: &str) -> String {
     usersig::generate(KEY, SDKAPPID, identifier, chrono::Utc::now().timestamp(), 86400)

@@ -112,7 +112,8 @@ async fn purge_removes_only_finished_deliveries_past_the_window_and_orphaned_eve
     let mut other = PgConnection::establish(&app.db_url).expect("connect");
     other
         .transaction::<_, diesel::result::Error, _>(|o| {
-            diesel::sql_query(format!("SELECT id FROM webhook_deliveries WHERE id = {} FOR UPDATE", d[1])).execute(o)?;
+            diesel::sql_query(format!("SELECT id FROM webhook_deliveries WHERE id = {} FOR UPDATE", d[1]))
+                .execute(o)?;
             let started = Instant::now();
             let skipped = purge_finished(&mut conn, keep, 100).expect("purge");
             assert!(started.elapsed() < Duration::from_secs(2), "purge waited on a locked row");
