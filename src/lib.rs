@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod settings;
 pub mod state;
 pub mod usersig;
+pub mod vault;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -34,9 +35,18 @@ impl Application {
     /// Migrates the database, binds the listener and prepares (but does not run) the server.
     pub fn build(settings: &Settings, identity: AppIdentity, database_url: &str) -> Result<Application> {
         db::migrate(database_url)?;
+        let secrets = Arc::new(identity::secrets_keyring(settings)?);
         let pool = db::pool(database_url, settings.pool_size)?;
         {
             let mut conn = pool.get().context("getting a database connection")?;
+            let resealed = webhooks::endpoints::seal_at_rest(&mut conn.pg, &secrets).map_err(|e| match e {
+                // The cause names the endpoint and the key; the API-facing text would hide it.
+                error::ApiError::Internal(cause) => cause.context("checking the webhook secrets at rest"),
+                other => anyhow::anyhow!("checking the webhook secrets at rest: {other}"),
+            })?;
+            if resealed > 0 {
+                tracing::info!(endpoints = resealed, key_id = %secrets.current_id(), "webhook secrets (re-)encrypted with the current key");
+            }
             for admin in &identity.admins {
                 domain::accounts::import(&mut conn.pg, admin, None, None)
                     .map_err(|e| anyhow::anyhow!("importing admin {admin:?}: {e}"))?;
@@ -47,6 +57,7 @@ impl Application {
             app: Arc::new(identity),
             metrics: Arc::new(metrics::Metrics::default()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            secrets,
             webhook_policy: webhooks::ssrf::TargetPolicy {
                 allow_loopback: settings.webhooks.allow_loopback,
                 allow_private: settings.webhooks.allow_private,

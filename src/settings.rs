@@ -75,6 +75,14 @@ pub struct Settings {
     /// message (Tencent: 5 minutes).
     #[arg(long, env = "IMRECEIPTS_GROUP_DEDUP_SECS", default_value_t = 300)]
     pub group_dedup_secs: i64,
+    /// Key encrypting webhook secrets and tokens at rest: 32 bytes as 64 hex digits or base64.
+    /// Generated and persisted in `<data_dir>/app.json` when unset.
+    #[arg(long, env = "IMRECEIPTS_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<crate::vault::Key>,
+    /// Comma-separated earlier secrets keys, used only to decrypt: values they sealed are
+    /// re-encrypted with the current key at startup (key rotation).
+    #[arg(long, env = "IMRECEIPTS_SECRETS_KEY_PREVIOUS", hide_env_values = true, value_delimiter = ',')]
+    pub secrets_key_previous: Vec<crate::vault::Key>,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
 }

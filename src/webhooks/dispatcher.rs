@@ -170,17 +170,8 @@ async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
 
 /// One pass over the endpoints with due work; returns how many deliveries were started.
 async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
-    let due: Vec<Endpoint> = shared
-        .state
-        .db(|conn| {
-            use crate::db::schema::webhook_endpoints as ep;
-            Ok(ep::table
-                .filter(ep::enabled.eq(true))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(deliveries::HAS_DUE_WORK))
-                .select(Endpoint::as_select())
-                .load(conn)?)
-        })
-        .await?;
+    let keys = shared.state.secrets.clone();
+    let due: Vec<Endpoint> = shared.state.db(move |conn| endpoints::with_due_work(conn, &keys)).await?;
     let mut started = 0;
     let now = Instant::now();
     for ep in due {
@@ -279,7 +270,7 @@ fn target_url(shared: &Shared, ep: &Endpoint, job: &Job, now: i64) -> Result<url
             .append_pair("contenttype", "json")
             .append_pair("ClientIP", &job.client_ip)
             .append_pair("OptPlatform", &job.opt_platform);
-        if let Some(token) = ep.token.as_deref().filter(|t| !t.is_empty()) {
+        if let Some(token) = ep.token.as_ref().map(|t| t.expose()).filter(|t| !t.is_empty()) {
             q.append_pair("Sign", &sign::tencent_sign(token, now)).append_pair("RequestTime", &now.to_string());
         }
     }
@@ -321,10 +312,10 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
             return a;
         }
     }
-    let mut secrets = vec![ep.secret.as_str()];
+    let mut secrets = vec![ep.secret.expose()];
     if let (Some(prev), Some(until)) = (&ep.prev_secret, ep.prev_secret_expires_at) {
         if until > started {
-            secrets.push(prev);
+            secrets.push(prev.expose());
         }
     }
     let signature = match sign::signature_header(&secrets, &job.public_id, now, &job.body) {

@@ -14,6 +14,7 @@ mod recall;
 mod receipts;
 mod receipts_scale;
 mod retention_webhooks;
+mod secrets;
 mod ssrf;
 mod storage;
 mod stream;
