@@ -12,6 +12,7 @@ pub mod retention;
 pub mod settings;
 pub mod state;
 pub mod usersig;
+pub mod vault;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -38,10 +39,19 @@ impl Application {
     /// Migrates the database, binds the listener and prepares (but does not run) the server.
     pub fn build(settings: &Settings, identity: AppIdentity, database_url: &str) -> Result<Application> {
         db::migrate(database_url)?;
+        let secrets = Arc::new(identity::secrets_keyring(settings)?);
         let pool_wait = std::time::Duration::from_millis(settings.pool_wait_ms.max(1));
         let pool = db::pool(database_url, settings.pool_size, pool_wait)?;
         {
             let mut conn = pool.get().context("getting a database connection")?;
+            let resealed = webhooks::endpoints::seal_at_rest(&mut conn.pg, &secrets).map_err(|e| match e {
+                // The cause names the endpoint and the key; the API-facing text would hide it.
+                error::ApiError::Internal(cause) => cause.context("checking the webhook secrets at rest"),
+                other => anyhow::anyhow!("checking the webhook secrets at rest: {other}"),
+            })?;
+            if resealed > 0 {
+                tracing::info!(endpoints = resealed, key_id = %secrets.current_id(), "webhook secrets (re-)encrypted with the current key");
+            }
             for admin in &identity.admins {
                 domain::accounts::import(&mut conn.pg, admin, None, None)
                     .map_err(|e| anyhow::anyhow!("importing admin {admin:?}: {e}"))?;
@@ -52,6 +62,7 @@ impl Application {
             app: Arc::new(identity),
             metrics: Arc::new(metrics::Metrics::default()),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            secrets,
             webhook_policy: webhooks::ssrf::TargetPolicy {
                 allow_loopback: settings.webhooks.allow_loopback,
                 allow_private: settings.webhooks.allow_private,
@@ -82,7 +93,9 @@ impl Application {
         let dispatcher = settings
             .webhooks
             .dispatch
-            .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()));
+            .then(|| webhooks::dispatcher::start(state.clone(), database_url.to_string(), settings.webhooks.clone()))
+            .transpose()
+            .context("building the webhook HTTP client")?;
         let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
         Ok(Application { port, server: server.run(), state, dispatcher, retention, stop_live })
     }

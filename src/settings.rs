@@ -90,6 +90,14 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     #[command(flatten)]
     pub retention: RetentionSettings,
+    /// Key encrypting webhook secrets and tokens at rest: 32 bytes as 64 hex digits or base64.
+    /// Generated and persisted in `<data_dir>/app.json` when unset.
+    #[arg(long, env = "IMRECEIPTS_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<crate::vault::Key>,
+    /// Comma-separated earlier secrets keys, used only to decrypt: values they sealed are
+    /// re-encrypted with the current key at startup (key rotation).
+    #[arg(long, env = "IMRECEIPTS_SECRETS_KEY_PREVIOUS", hide_env_values = true, value_delimiter = ',')]
+    pub secrets_key_previous: Vec<crate::vault::Key>,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
 }
@@ -163,6 +171,9 @@ pub struct WebhookSettings {
     /// Multiplies every retry delay (tests and drills use a small value).
     #[arg(long = "webhook-retry-scale", env = "IMRECEIPTS_WEBHOOK_RETRY_SCALE", default_value_t = 1.0)]
     pub retry_scale: f64,
+    /// How webhook host names are looked up: the system resolver (tests plug their own).
+    #[arg(skip)]
+    pub dns: crate::webhooks::resolver::DnsLookup,
 }
 
 impl Settings {

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 
 /// The one app this server hosts: its SDKAppID, secret key and admin identifiers.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppIdentity {
     /// SDKAppID.
     pub sdkappid: u64,
@@ -17,6 +17,16 @@ pub struct AppIdentity {
     pub secret_key: String,
     /// App admin identifiers.
     pub admins: Vec<String>,
+}
+
+impl std::fmt::Debug for AppIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret key signs every UserSig: never printed.
+        f.debug_struct("AppIdentity")
+            .field("sdkappid", &self.sdkappid)
+            .field("admins", &self.admins)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything a request handler may need.
@@ -30,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the local webhook dispatcher after an event is committed.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Keys sealing webhook secrets and tokens at rest.
+    pub secrets: Arc<crate::vault::Keyring>,
     /// Which webhook targets are allowed (SSRF guard).
     pub webhook_policy: crate::webhooks::ssrf::TargetPolicy,
     /// Header naming the caller's address behind a trusted proxy (lower case), if any.

@@ -7,6 +7,7 @@ use super::auth::Caller;
 use super::wire::{int_flag, Empty, EmptyRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::vault::Secret;
 use crate::webhooks::deliveries::{self, DeliveryFilter, DeliveryState, DeliveryView};
 use crate::webhooks::endpoints::{self, Endpoint, EndpointChange};
 
@@ -36,12 +37,12 @@ impl From<&Endpoint> for EndpointInfo {
                 None => vec!["*".into()],
                 Some(v) => v.iter().flatten().cloned().collect(),
             },
-            token: e.token.clone().unwrap_or_default(),
+            token: e.token.as_ref().map(|t| t.expose().to_owned()).unwrap_or_default(),
             enabled: int_flag(e.enabled),
             disabled_reason: e.disabled_reason.clone().unwrap_or_default(),
             timeout_seconds: e.timeout_ms / 1000,
             max_in_flight: e.max_in_flight,
-            secret: e.secret.clone(),
+            secret: e.secret.expose().to_owned(),
             previous_secret_expires_at: e.prev_secret_expires_at.map(|t| t.timestamp()).unwrap_or(0),
             create_time: e.created_at.timestamp(),
         }
@@ -122,7 +123,7 @@ impl EndpointRequest {
         Ok(EndpointChange {
             url: self.url.clone(),
             events: self.events.clone().map(|ev| if ev.iter().any(|e| e == "*") { None } else { Some(ev) }),
-            token: self.token.clone().map(|t| if t.is_empty() { None } else { Some(t) }),
+            token: self.token.clone().map(|t| if t.is_empty() { None } else { Some(Secret::new(t)) }),
             enabled,
             timeout_secs: self.timeout_seconds,
             max_in_flight: self.max_in_flight,
@@ -136,15 +137,15 @@ impl EndpointRequest {
 
 pub async fn create_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<EndpointResponse> {
     let change = req.change()?;
-    let policy = state.webhook_policy.clone();
-    let e = state.tx(move |c| endpoints::create(c, change.clone(), &policy)).await?;
+    let (policy, keys) = (state.webhook_policy.clone(), state.secrets.clone());
+    let e = state.tx(move |c| endpoints::create(c, change.clone(), &policy, &keys)).await?;
     Ok(endpoint_response(&e))
 }
 
 pub async fn update_endpoint(state: AppState, _: Caller, req: EndpointRequest) -> ApiResult<EndpointResponse> {
     let (id, change) = (req.id()?, req.change()?);
-    let policy = state.webhook_policy.clone();
-    let e = state.tx(move |c| endpoints::update(c, id, change.clone(), &policy)).await?;
+    let (policy, keys) = (state.webhook_policy.clone(), state.secrets.clone());
+    let e = state.tx(move |c| endpoints::update(c, id, change.clone(), &policy, &keys)).await?;
     state.webhook_wake.notify_one();
     Ok(endpoint_response(&e))
 }
@@ -162,7 +163,8 @@ pub struct EndpointsResponse {
 }
 
 pub async fn list_endpoints(state: AppState, _: Caller, _: EmptyRequest) -> ApiResult<EndpointsResponse> {
-    let list = state.db(endpoints::list).await?;
+    let keys = state.secrets.clone();
+    let list = state.db(move |c| endpoints::list(c, &keys)).await?;
     Ok(EndpointsResponse { endpoints: list.iter().map(Into::into).collect() })
 }
 
@@ -176,7 +178,8 @@ pub struct RotateRequest {
 
 pub async fn rotate_secret(state: AppState, _: Caller, req: RotateRequest) -> ApiResult<EndpointResponse> {
     let grace = req.grace_seconds.unwrap_or(86_400);
-    let e = state.tx(move |c| endpoints::rotate_secret(c, req.endpoint_id, grace)).await?;
+    let keys = state.secrets.clone();
+    let e = state.tx(move |c| endpoints::rotate_secret(c, req.endpoint_id, grace, &keys)).await?;
     Ok(endpoint_response(&e))
 }
 
@@ -321,7 +324,7 @@ pub async fn replay(state: AppState, _: Caller, req: ReplayRequest) -> ApiResult
             let (dead, failing) = (states.iter().any(|s| s == "dead"), states.iter().any(|s| s == "failing"));
             state
                 .tx(move |c| {
-                    endpoints::get(c, ep)?;
+                    endpoints::exists(c, ep)?;
                     deliveries::replay_since(c, ep, since, dead, failing)
                 })
                 .await?

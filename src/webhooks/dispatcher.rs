@@ -19,6 +19,7 @@ use rand::Rng;
 
 use super::deliveries::{self, Finish as Next};
 use super::endpoints::{self, Endpoint};
+use super::resolver::{Blocked, PinnedResolver};
 use super::retry::{self, Breaker, Outcome};
 use super::{outbox, sign, ssrf};
 use crate::error::{ApiError, ApiResult};
@@ -72,20 +73,22 @@ struct Shared {
 }
 
 /// Starts the listener thread and the dispatch loop on the current actix runtime.
-pub fn start(state: AppState, database_url: String, cfg: WebhookSettings) -> Handle {
-    let stop = Arc::new(AtomicBool::new(false));
-    let wake = state.webhook_wake.clone();
-    spawn_listener(database_url, wake.clone(), stop.clone());
+pub fn start(state: AppState, database_url: String, cfg: WebhookSettings) -> Result<Handle, reqwest::Error> {
+    let policy = ssrf::TargetPolicy { allow_loopback: cfg.allow_loopback, allow_private: cfg.allow_private };
+    // Failing here beats a default client, which would follow redirects and resolve unchecked.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PinnedResolver::new(cfg.dns.clone(), policy.clone())))
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(16)
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("imreceipts-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default();
+        .build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = state.webhook_wake.clone();
+    spawn_listener(database_url, wake.clone(), stop.clone());
     let shared = Rc::new(Shared {
-        policy: ssrf::TargetPolicy { allow_loopback: cfg.allow_loopback, allow_private: cfg.allow_private },
+        policy,
         state,
         cfg,
         client,
@@ -99,7 +102,7 @@ pub fn start(state: AppState, database_url: String, cfg: WebhookSettings) -> Han
         run(shared, loop_stop).await;
         let _ = tx.send(());
     });
-    Handle { stop, wake, done }
+    Ok(Handle { stop, wake, done })
 }
 
 /// LISTENs on the outbox channel in a thread of its own and turns notifications into wake-ups.
@@ -183,17 +186,8 @@ async fn run(shared: Rc<Shared>, stop: Arc<AtomicBool>) {
 
 /// One pass over the endpoints with due work; returns how many deliveries were started.
 async fn claim_round(shared: &Rc<Shared>) -> ApiResult<usize> {
-    let due: Vec<Endpoint> = shared
-        .state
-        .db(|conn| {
-            use crate::db::schema::webhook_endpoints as ep;
-            Ok(ep::table
-                .filter(ep::enabled.eq(true))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(deliveries::HAS_DUE_WORK))
-                .select(Endpoint::as_select())
-                .load(conn)?)
-        })
-        .await?;
+    let keys = shared.state.secrets.clone();
+    let due: Vec<Endpoint> = shared.state.db(move |conn| endpoints::with_due_work(conn, &keys)).await?;
     let mut started = 0;
     let now = Instant::now();
     for ep in due {
@@ -292,7 +286,7 @@ fn target_url(shared: &Shared, ep: &Endpoint, job: &Job, now: i64) -> Result<url
             .append_pair("contenttype", "json")
             .append_pair("ClientIP", &job.client_ip)
             .append_pair("OptPlatform", &job.opt_platform);
-        if let Some(token) = ep.token.as_deref().filter(|t| !t.is_empty()) {
+        if let Some(token) = ep.token.as_ref().map(|t| t.expose()).filter(|t| !t.is_empty()) {
             q.append_pair("Sign", &sign::tencent_sign(token, now)).append_pair("RequestTime", &now.to_string());
         }
     }
@@ -320,7 +314,7 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
             return a;
         }
     };
-    match ssrf::resolve_and_check(&url, &shared.policy).await {
+    match ssrf::resolve_and_check(&url, &shared.policy, &shared.cfg.dns).await {
         Ok(()) => {}
         Err(ssrf::TargetError::Forbidden(e)) => {
             a.error = Some(format!("target refused by the SSRF guard: {e}"));
@@ -334,10 +328,10 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
             return a;
         }
     }
-    let mut secrets = vec![ep.secret.as_str()];
+    let mut secrets = vec![ep.secret.expose()];
     if let (Some(prev), Some(until)) = (&ep.prev_secret, ep.prev_secret_expires_at) {
         if until > started {
-            secrets.push(prev);
+            secrets.push(prev.expose());
         }
     }
     let signature = match sign::signature_header(&secrets, &job.public_id, now, &job.body) {
@@ -378,11 +372,18 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
             }
             prefix.truncate(RESPONSE_PREFIX);
             a.response = Some(String::from_utf8_lossy(&prefix).into_owned());
-            if a.status.is_some_and(|s| !(200..300).contains(&s)) && a.error.is_none() {
-                a.error = Some(format!("HTTP {}", a.status.unwrap_or_default()));
+            if a.error.is_none() {
+                a.error = status_error(resp.status(), resp.headers());
             }
         }
         Err(e) => {
+            if let Some(b) = Blocked::find(&e) {
+                // The name re-resolved to a forbidden address (rebinding): nothing was sent.
+                a.error = Some(b.to_string());
+                a.blocked = true;
+                a.latency = clock.elapsed();
+                return a;
+            }
             a.error = Some(if e.is_timeout() {
                 format!("timed out after {} ms", ep.timeout_ms)
             } else if e.is_connect() {
@@ -394,6 +395,24 @@ async fn send(shared: &Shared, ep: &Endpoint, job: &Job) -> Attempt {
     }
     a.latency = clock.elapsed();
     a
+}
+
+/// The error logged for a non-2xx answer; redirects are never followed, so say so.
+fn status_error(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) -> Option<String> {
+    if status.is_success() {
+        return None;
+    }
+    if status.is_redirection() {
+        let location: String = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .chars()
+            .take(200)
+            .collect();
+        return Some(format!("HTTP {}: redirects are not followed (Location: {location})", status.as_u16()));
+    }
+    Some(format!("HTTP {}", status.as_u16()))
 }
 
 /// Records the attempt and moves the delivery on, only if our lease still holds.

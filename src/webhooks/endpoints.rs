@@ -1,4 +1,4 @@
-//! Webhook endpoint management, the delivery log and replay.
+//! Webhook endpoint management; signing secrets and tokens are encrypted at rest.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -7,17 +7,66 @@ use diesel::PgConnection;
 use super::{deliveries, outbox::EVENT_TYPES, sign, ssrf};
 use crate::db::schema::webhook_endpoints;
 use crate::error::{ApiError, ApiResult};
+use crate::vault::{Keyring, Secret};
 
-/// A stored endpoint.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// Authenticated purpose of the sealed secret columns (`secret`, `prev_secret`).
+const SECRET: &str = "webhook_endpoints.secret";
+/// Authenticated purpose of the sealed `token` column.
+const TOKEN: &str = "webhook_endpoints.token";
+
+/// An endpoint row as stored: `token`, `secret` and `prev_secret` sealed.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]
+struct Row {
+    id: i64,
+    url: String,
+    events: Option<Vec<Option<String>>>,
+    token: Option<String>,
+    secret: String,
+    prev_secret: Option<String>,
+    prev_secret_expires_at: Option<DateTime<Utc>>,
+    enabled: bool,
+    disabled_reason: Option<String>,
+    timeout_ms: i32,
+    max_in_flight: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// Decrypts the sealed columns; a failure names the endpoint and the key, never a value.
+    fn open(self, keys: &Keyring) -> ApiResult<Endpoint> {
+        let id = self.id;
+        let open = |purpose: &str, what: &str, v: &str| {
+            keys.open(purpose, v).map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("the {what} of webhook endpoint {id} cannot be decrypted: {e}"))
+            })
+        };
+        Ok(Endpoint {
+            token: self.token.as_deref().map(|t| open(TOKEN, "token", t)).transpose()?,
+            secret: open(SECRET, "secret", &self.secret)?,
+            prev_secret: self.prev_secret.as_deref().map(|p| open(SECRET, "previous secret", p)).transpose()?,
+            id,
+            url: self.url,
+            events: self.events,
+            prev_secret_expires_at: self.prev_secret_expires_at,
+            enabled: self.enabled,
+            disabled_reason: self.disabled_reason,
+            timeout_ms: self.timeout_ms,
+            max_in_flight: self.max_in_flight,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// An endpoint with its secrets decrypted.
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     pub id: i64,
     pub url: String,
     pub events: Option<Vec<Option<String>>>,
-    pub token: Option<String>,
-    pub secret: String,
-    pub prev_secret: Option<String>,
+    pub token: Option<Secret>,
+    pub secret: Secret,
+    pub prev_secret: Option<Secret>,
     pub prev_secret_expires_at: Option<DateTime<Utc>>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
@@ -33,7 +82,7 @@ pub struct EndpointChange {
     /// `Some(None)` subscribes to every event.
     pub events: Option<Option<Vec<String>>>,
     /// `Some(None)` removes the token.
-    pub token: Option<Option<String>>,
+    pub token: Option<Option<Secret>>,
     pub enabled: Option<bool>,
     pub timeout_secs: Option<i64>,
     pub max_in_flight: Option<i64>,
@@ -70,7 +119,7 @@ fn validate(c: &EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<()> {
         }
     }
     if let Some(Some(t)) = &c.token {
-        if t.len() > 128 {
+        if t.expose().len() > 128 {
             return Err(ApiError::invalid("Token is longer than 128 bytes"));
         }
     }
@@ -92,37 +141,56 @@ fn events_column(events: &Option<Vec<String>>) -> Option<Vec<Option<String>>> {
 }
 
 /// Creates an endpoint with a fresh `whsec_` secret.
-pub fn create(conn: &mut PgConnection, c: EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<Endpoint> {
+pub fn create(
+    conn: &mut PgConnection,
+    c: EndpointChange,
+    policy: &ssrf::TargetPolicy,
+    keys: &Keyring,
+) -> ApiResult<Endpoint> {
     let url = c.url.clone().ok_or_else(|| ApiError::invalid("Url is required"))?;
     validate(&c, policy)?;
-    Ok(diesel::insert_into(webhook_endpoints::table)
+    diesel::insert_into(webhook_endpoints::table)
         .values((
             webhook_endpoints::url.eq(url),
             webhook_endpoints::events.eq(events_column(&c.events.clone().flatten())),
-            webhook_endpoints::token.eq(c.token.clone().flatten()),
-            webhook_endpoints::secret.eq(sign::generate_secret()),
+            webhook_endpoints::token.eq(c.token.clone().flatten().map(|t| keys.seal(TOKEN, t.expose()))),
+            webhook_endpoints::secret.eq(keys.seal(SECRET, &sign::generate_secret())),
             webhook_endpoints::enabled.eq(c.enabled.unwrap_or(true)),
             webhook_endpoints::timeout_ms.eq(c.timeout_secs.unwrap_or(5) as i32 * 1000),
             webhook_endpoints::max_in_flight.eq(c.max_in_flight.unwrap_or(8) as i32),
         ))
-        .returning(Endpoint::as_returning())
-        .get_result(conn)?)
+        .returning(Row::as_returning())
+        .get_result::<Row>(conn)?
+        .open(keys)
 }
 
 /// Loads an endpoint or fails with 10004 naming the id.
-pub fn get(conn: &mut PgConnection, id: i64) -> ApiResult<Endpoint> {
+pub fn get(conn: &mut PgConnection, id: i64, keys: &Keyring) -> ApiResult<Endpoint> {
     webhook_endpoints::table
         .find(id)
-        .select(Endpoint::as_select())
-        .first(conn)
+        .select(Row::as_select())
+        .first::<Row>(conn)
         .optional()?
-        .ok_or_else(|| ApiError::invalid(format!("EndpointId {id} does not exist")))
+        .ok_or_else(|| ApiError::invalid(format!("EndpointId {id} does not exist")))?
+        .open(keys)
+}
+
+/// Fails with 10004 unless endpoint `id` exists.
+pub fn exists(conn: &mut PgConnection, id: i64) -> ApiResult<()> {
+    let found: Option<i64> = webhook_endpoints::table.find(id).select(webhook_endpoints::id).first(conn).optional()?;
+    found.map(|_| ()).ok_or_else(|| ApiError::invalid(format!("EndpointId {id} does not exist")))
 }
 
 /// Applies a change; enabling a disabled endpoint resumes its paused deliveries.
-pub fn update(conn: &mut PgConnection, id: i64, c: EndpointChange, policy: &ssrf::TargetPolicy) -> ApiResult<Endpoint> {
+pub fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    c: EndpointChange,
+    policy: &ssrf::TargetPolicy,
+    keys: &Keyring,
+) -> ApiResult<Endpoint> {
     validate(&c, policy)?;
-    let mut e = get(conn, id)?;
+    let mut e = get(conn, id, keys)?;
     if let Some(u) = c.url {
         e.url = u;
     }
@@ -151,7 +219,7 @@ pub fn update(conn: &mut PgConnection, id: i64, c: EndpointChange, policy: &ssrf
         .set((
             webhook_endpoints::url.eq(&e.url),
             webhook_endpoints::events.eq(&e.events),
-            webhook_endpoints::token.eq(&e.token),
+            webhook_endpoints::token.eq(e.token.as_ref().map(|t| keys.seal(TOKEN, t.expose()))),
             webhook_endpoints::timeout_ms.eq(e.timeout_ms),
             webhook_endpoints::max_in_flight.eq(e.max_in_flight),
             webhook_endpoints::enabled.eq(e.enabled),
@@ -189,23 +257,101 @@ pub fn delete(conn: &mut PgConnection, id: i64) -> ApiResult<()> {
 }
 
 /// All endpoints, oldest first.
-pub fn list(conn: &mut PgConnection) -> ApiResult<Vec<Endpoint>> {
-    Ok(webhook_endpoints::table.order(webhook_endpoints::id).select(Endpoint::as_select()).load(conn)?)
+pub fn list(conn: &mut PgConnection, keys: &Keyring) -> ApiResult<Vec<Endpoint>> {
+    let rows: Vec<Row> = webhook_endpoints::table.order(webhook_endpoints::id).select(Row::as_select()).load(conn)?;
+    rows.into_iter().map(|r| r.open(keys)).collect()
+}
+
+/// Enabled endpoints with a delivery due now; one whose secrets do not decrypt is skipped
+/// (logged) so it cannot stall the others.
+pub fn with_due_work(conn: &mut PgConnection, keys: &Keyring) -> ApiResult<Vec<Endpoint>> {
+    let rows: Vec<Row> = webhook_endpoints::table
+        .filter(webhook_endpoints::enabled.eq(true))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(deliveries::HAS_DUE_WORK))
+        .select(Row::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match r.open(keys) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                // The cause names the endpoint and the key id, never a secret.
+                let cause = match &e {
+                    ApiError::Internal(c) => format!("{c:#}"),
+                    other => other.to_string(),
+                };
+                tracing::error!(error = %cause, "skipping a webhook endpoint");
+                None
+            }
+        })
+        .collect())
 }
 
 /// Replaces the secret; the old one keeps signing for `grace_secs`.
-pub fn rotate_secret(conn: &mut PgConnection, id: i64, grace_secs: i64) -> ApiResult<Endpoint> {
+pub fn rotate_secret(conn: &mut PgConnection, id: i64, grace_secs: i64, keys: &Keyring) -> ApiResult<Endpoint> {
     if !(0..=604_800).contains(&grace_secs) {
         return Err(ApiError::invalid(format!("GraceSeconds must be 0 to 604800 (7 days), got {grace_secs}")));
     }
-    let e = get(conn, id)?;
+    let e = get(conn, id, keys)?;
     diesel::update(webhook_endpoints::table.find(id))
         .set((
-            webhook_endpoints::prev_secret.eq(Some(&e.secret)),
+            webhook_endpoints::prev_secret.eq(Some(keys.seal(SECRET, e.secret.expose()))),
             webhook_endpoints::prev_secret_expires_at.eq(Some(Utc::now() + Duration::seconds(grace_secs))),
-            webhook_endpoints::secret.eq(sign::generate_secret()),
+            webhook_endpoints::secret.eq(keys.seal(SECRET, &sign::generate_secret())),
             webhook_endpoints::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
-    get(conn, id)
+    get(conn, id, keys)
+}
+
+/// Startup step: seals plain-text values (rows from before encryption) and re-seals values of
+/// a previous key with the current one; fails, naming endpoint and key, if any value does not
+/// open, so a wrong key stops the server instead of producing wrong signatures. Returns how
+/// many rows were rewritten.
+pub fn seal_at_rest(conn: &mut PgConnection, keys: &Keyring) -> ApiResult<usize> {
+    conn.transaction(|conn| {
+        // Locked so instances starting together do not rewrite the same rows twice.
+        let rows: Vec<(i64, Option<String>, String, Option<String>)> = webhook_endpoints::table
+            .select((
+                webhook_endpoints::id,
+                webhook_endpoints::token,
+                webhook_endpoints::secret,
+                webhook_endpoints::prev_secret,
+            ))
+            .order(webhook_endpoints::id)
+            .for_update()
+            .load(conn)?;
+        let mut rewritten = 0;
+        for (id, token, secret, prev) in rows {
+            let reseal = |purpose: &str, what: &str, v: &str| -> ApiResult<(String, bool)> {
+                if Keyring::is_sealed(v) {
+                    let plain = keys.open(purpose, v).map_err(|e| {
+                        ApiError::Internal(anyhow::anyhow!(
+                            "the {what} of webhook endpoint {id} cannot be decrypted: {e}"
+                        ))
+                    })?;
+                    if keys.is_current(v) {
+                        return Ok((v.to_string(), false));
+                    }
+                    return Ok((keys.seal(purpose, plain.expose()), true));
+                }
+                Ok((keys.seal(purpose, v), true))
+            };
+            let token = token.as_deref().map(|t| reseal(TOKEN, "token", t)).transpose()?;
+            let secret = reseal(SECRET, "secret", &secret)?;
+            let prev = prev.as_deref().map(|p| reseal(SECRET, "previous secret", p)).transpose()?;
+            let changed = secret.1 || token.as_ref().is_some_and(|t| t.1) || prev.as_ref().is_some_and(|p| p.1);
+            if changed {
+                diesel::update(webhook_endpoints::table.find(id))
+                    .set((
+                        webhook_endpoints::token.eq(token.map(|t| t.0)),
+                        webhook_endpoints::secret.eq(secret.0),
+                        webhook_endpoints::prev_secret.eq(prev.map(|p| p.0)),
+                    ))
+                    .execute(conn)?;
+                rewritten += 1;
+            }
+        }
+        Ok(rewritten)
+    })
 }

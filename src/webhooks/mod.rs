@@ -4,6 +4,7 @@ pub mod deliveries;
 pub mod dispatcher;
 pub mod endpoints;
 pub mod outbox;
+pub mod resolver;
 pub mod retry;
 pub mod sign;
 pub mod ssrf;

@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
+use super::resolver::DnsLookup;
+
 /// Which non-public destinations an operator has opted into.
 ///
 /// Both default to `false`; link-local (cloud metadata) and other reserved ranges stay
@@ -125,12 +127,23 @@ fn permitted(class: Class, policy: &TargetPolicy) -> bool {
     }
 }
 
+/// What kind of address `ip` is, for error messages: `public`, `loopback`, `private` or
+/// `reserved`.
+pub fn describe(ip: IpAddr) -> &'static str {
+    match classify(ip) {
+        Class::Global => "public",
+        Class::Loopback => "loopback",
+        Class::Private => "private",
+        Class::Never => "reserved",
+    }
+}
+
 /// Returns `true` if a webhook must not be delivered to `ip` under `policy`.
 pub fn is_forbidden_ip(ip: IpAddr, policy: &TargetPolicy) -> bool {
     !permitted(classify(ip), policy)
 }
 
-fn is_localhost_name(host: &str) -> bool {
+pub(crate) fn is_localhost_name(host: &str) -> bool {
     // A trailing dot names the same host, so it must not bypass the check.
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     host == "localhost" || host.ends_with(".localhost")
@@ -167,42 +180,28 @@ pub fn check_url(url: &Url, policy: &TargetPolicy) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs [`check_url`], then resolves a named host and refuses if any address is forbidden.
+/// Runs [`check_url`], then resolves a named host through `dns` and refuses if any address
+/// is forbidden.
 ///
-/// Every address must pass, because the HTTP client may pick any of them. The result can
-/// go stale if DNS changes before the connection is made (rebinding), so the caller
-/// should connect only to addresses vetted here or re-check the peer address.
-pub async fn resolve_and_check(url: &Url, policy: &TargetPolicy) -> Result<(), TargetError> {
+/// Every address must pass, because the HTTP client may pick any of them. The answer can go
+/// stale before the connection is made (rebinding), which is why the webhook client resolves
+/// again through [`super::resolver::PinnedResolver`], connecting only to permitted addresses.
+pub async fn resolve_and_check(url: &Url, policy: &TargetPolicy, dns: &DnsLookup) -> Result<(), TargetError> {
     check_url(url, policy).map_err(TargetError::Forbidden)?;
     let Some(Host::Domain(name)) = url.host() else {
         // IP literals were fully checked by check_url.
         return Ok(());
     };
-    let port = url.port_or_known_default().ok_or_else(|| TargetError::Forbidden("URL has no port".to_owned()))?;
-    let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((name, port)));
-    let addrs = match lookup.await {
-        Ok(Ok(addrs)) => addrs,
-        Ok(Err(e)) => return Err(TargetError::Unresolved(format!("cannot resolve {name:?}: {e}"))),
-        Err(_) => return Err(TargetError::Unresolved(format!("resolving {name:?} timed out"))),
-    };
-    let mut any = false;
-    for addr in addrs {
-        any = true;
-        if is_forbidden_ip(addr.ip(), policy) {
+    for ip in dns.addresses(name).await? {
+        if is_forbidden_ip(ip, policy) {
             return Err(TargetError::Forbidden(format!(
-                "host {name:?} resolves to {}, which is not a permitted webhook target",
-                addr.ip()
+                "host {name:?} resolves to {ip} ({}), which is not a permitted webhook target",
+                describe(ip)
             )));
         }
     }
-    if !any {
-        return Err(TargetError::Unresolved(format!("host {name:?} resolved to no addresses")));
-    }
     Ok(())
 }
-
-/// Longest wait for a DNS answer before the attempt counts as failed (and is retried).
-const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a target cannot be used now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,12 +378,22 @@ mod tests {
     #[tokio::test]
     async fn resolve_and_check_handles_literals_without_dns() {
         let policy = TargetPolicy::default();
-        assert!(resolve_and_check(&url("http://8.8.8.8/"), &policy).await.is_ok());
-        assert!(matches!(resolve_and_check(&url("http://[::1]/"), &policy).await, Err(TargetError::Forbidden(_))));
-        assert!(matches!(resolve_and_check(&url("http://localhost/"), &policy).await, Err(TargetError::Forbidden(_))));
-        assert!(matches!(resolve_and_check(&url("ftp://8.8.8.8/"), &policy).await, Err(TargetError::Forbidden(_))));
+        let dns = DnsLookup::default();
+        assert!(resolve_and_check(&url("http://8.8.8.8/"), &policy, &dns).await.is_ok());
+        assert!(matches!(
+            resolve_and_check(&url("http://[::1]/"), &policy, &dns).await,
+            Err(TargetError::Forbidden(_))
+        ));
+        assert!(matches!(
+            resolve_and_check(&url("http://localhost/"), &policy, &dns).await,
+            Err(TargetError::Forbidden(_))
+        ));
+        assert!(matches!(
+            resolve_and_check(&url("ftp://8.8.8.8/"), &policy, &dns).await,
+            Err(TargetError::Forbidden(_))
+        ));
         // A name that cannot resolve is a transient failure, not a refusal.
-        let unresolved = resolve_and_check(&url("http://no-such-host.invalid/"), &policy).await;
+        let unresolved = resolve_and_check(&url("http://no-such-host.invalid/"), &policy, &dns).await;
         assert!(matches!(unresolved, Err(TargetError::Unresolved(_))), "{unresolved:?}");
     }
 }

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 pub const SDKAPPID: u64 = 1400000000;
 pub const KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
 pub const ADMIN: &str = "administrator";
+/// The key sealing webhook secrets in test servers (so none writes `var/app.json`).
+pub const SECRETS_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0";
 
 /// Databases of this test process are named `imr_<pid>_...`, so concurrent runs sharing the
 /// cluster never drop each other's databases.
@@ -103,6 +105,7 @@ pub fn test_settings() -> Settings {
     s.webhooks.allow_loopback = true;
     s.webhooks.retry_scale = 0.1;
     s.webhooks.poll_ms = 200;
+    s.secrets_key = Some(SECRETS_KEY.parse().unwrap());
     s
 }
 
@@ -128,6 +131,15 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp { base, db_url, db_name, client: reqwest::Client::new() }
+}
+
+/// Starts one more server on an existing database (owned by the `TestApp` that made it);
+/// returns its base URL, or why it would not start.
+pub async fn spawn_server_on(settings: Settings, db_url: &str) -> anyhow::Result<String> {
+    let app = Application::build(&settings, identity(), db_url)?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Ok(base)
 }
 
 /// A valid UserSig for `identifier`.

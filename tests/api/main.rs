@@ -16,6 +16,8 @@ mod receipts;
 mod receipts_scale;
 mod retention;
 mod retention_webhooks;
+mod secrets;
+mod ssrf;
 mod storage;
 mod stream;
 mod webhooks;

@@ -25,6 +25,8 @@ impl ServerProcess {
             .env("IMRECEIPTS_DATA_DIR", &data)
             .env("IMRECEIPTS_SDKAPPID", SDKAPPID.to_string())
             .env("IMRECEIPTS_SECRET_KEY", KEY)
+            // Processes sharing a database must share the key sealing webhook secrets.
+            .env("IMRECEIPTS_SECRETS_KEY", SECRETS_KEY)
             .env("IMRECEIPTS_ADMINS", ADMIN)
             .env("IMRECEIPTS_WORKERS", "2")
             .env("IMRECEIPTS_WEBHOOK_ALLOW_LOOPBACK", "true")

@@ -29,7 +29,7 @@ impl Received {
 /// The receiver; behaviour is chosen by the first path segment:
 /// `/ok`, `/fail/{n}` (500 for the first n requests of each webhook-id), `/slowfirst/{ms}`
 /// (first request of each webhook-id sleeps), `/retryafter/{secs}` (first answer 503 with
-/// Retry-After), `/gone` (410), `/sleep/{ms}` (every request sleeps).
+/// Retry-After), `/gone` (410), `/redirect` (302 to `/ok`), `/sleep/{ms}` (every request sleeps).
 #[derive(Clone)]
 pub struct Receiver {
     pub base: String,
@@ -65,6 +65,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, log: web::Data<Arc<Mutex<Vec
             HttpResponse::ServiceUnavailable().insert_header(("Retry-After", arg.to_string())).finish()
         }
         "gone" => HttpResponse::Gone().finish(),
+        "redirect" => HttpResponse::Found().insert_header(("Location", "/ok")).finish(),
         "sleep" => {
             tokio::time::sleep(Duration::from_millis(arg)).await;
             ok

@@ -66,6 +66,9 @@ impl Drop for Cluster {
     }
 }
 
+/// Key sealing webhook secrets in every server process of the suite.
+const SECRETS_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
 /// Where a server process finds its database.
 pub enum Db<'a> {
     /// `DATABASE_URL`.
@@ -96,6 +99,9 @@ impl Server {
         cmd.env("IMRECEIPTS_LISTEN", "127.0.0.1:0")
             .env("IMRECEIPTS_SDKAPPID", SDKAPPID.to_string())
             .env("IMRECEIPTS_SECRET_KEY", KEY)
+            // One secrets key for every process, as in any multi-process deployment: a restart
+            // with a fresh data directory must still open the endpoints' sealed secrets.
+            .env("IMRECEIPTS_SECRETS_KEY", SECRETS_KEY)
             .env("IMRECEIPTS_ADMINS", ADMIN)
             .env("IMRECEIPTS_WORKERS", "2")
             .env("IMRECEIPTS_POOL_SIZE", "8")
