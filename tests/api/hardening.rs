@@ -264,3 +264,37 @@ async fn rate_limits_refuse_with_tencent_frequency_codes_and_show_in_metrics() {
     }
     assert!(codes.contains(&60011), "{codes:?}");
 }
+
+#[actix_web::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let mut settings = test_settings();
+    settings.workers = Some(1);
+    settings.max_connections = 1;
+    let app = spawn_app_with(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let body = r#"{"CheckItem":[{"UserID":"x"}]}"#;
+    let request = format!(
+        "POST /v4/im_open_login_svc/account_check?{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        app.query(ADMIN),
+        body.len()
+    );
+    async fn answer(sock: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(wait, sock.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).to_string()),
+            _ => None,
+        }
+    }
+    // The first (keep-alive) connection holds the only slot.
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first.write_all(request.as_bytes()).await.unwrap();
+    assert!(answer(&mut first, Duration::from_secs(5)).await.unwrap().contains("\"ErrorCode\":0"));
+    // A second one is accepted by the kernel but not served while the first stays open...
+    let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    second.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut second, Duration::from_millis(700)).await, None, "served beyond the limit");
+    // ...and is served as soon as the first closes.
+    drop(first);
+    let got = answer(&mut second, Duration::from_secs(5)).await.expect("served after the first closed");
+    assert!(got.contains("\"ErrorCode\":0"), "{got}");
+}
