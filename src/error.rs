@@ -181,6 +181,37 @@ impl ApiError {
         ApiError::NoPermission(msg.to_string())
     }
 
+    /// Whether this is, or is a database error meaning, an unavailable database (60008).
+    pub fn is_db_unavailable(&self) -> bool {
+        self.unavailable_reason().is_some()
+    }
+
+    /// The 60008 this error stands for, if it is one.
+    fn unavailable_reason(&self) -> Option<crate::db::fault::Unavailable> {
+        match self {
+            ApiError::DbUnavailable(why) => Some(*why),
+            ApiError::Internal(e) => e.downcast_ref::<diesel::result::Error>().and_then(crate::db::fault::classify),
+            _ => None,
+        }
+    }
+
+    /// This error, with a database error that means "unavailable" turned into 60008.
+    pub fn classified(self) -> ApiError {
+        match self.unavailable_reason() {
+            Some(why) => ApiError::DbUnavailable(why),
+            None => self,
+        }
+    }
+
+    /// A copy to answer several callers with: 60008 stays 60008, anything else becomes an
+    /// internal error with the same text.
+    pub fn replicate(&self) -> ApiError {
+        match self.unavailable_reason() {
+            Some(why) => ApiError::DbUnavailable(why),
+            None => ApiError::Internal(anyhow::anyhow!("{self}")),
+        }
+    }
+
     /// Whether the transaction that produced this error may succeed when retried
     /// (serialization failures and deadlocks).
     pub fn is_retryable_conflict(&self) -> bool {

@@ -1,5 +1,6 @@
 //! imreceipts: delivery and read receipts behind a Tencent Cloud Chat compatible REST API.
 
+pub mod coalesce;
 pub mod db;
 pub mod domain;
 pub mod embedded_pg;
@@ -76,6 +77,10 @@ impl Application {
             live: Arc::new(live::Hub::default()),
             db_slots: Arc::new(tokio::sync::Semaphore::new(settings.pool_size.max(1) as usize)),
             pool_wait,
+            writers: Arc::new(coalesce::Writers::new(coalesce::Limits {
+                writers: settings.writers,
+                max_calls: settings.write_batch,
+            })),
         };
         let stop_live = Arc::new(std::sync::atomic::AtomicBool::new(false));
         live::spawn_listener(database_url.to_string(), state.live.clone(), stop_live.clone());

@@ -44,6 +44,8 @@ struct Inner {
     refusals: BTreeMap<&'static str, u64>,
     retention_removed: BTreeMap<&'static str, u64>,
     db_unavailable: BTreeMap<&'static str, u64>,
+    /// (batches, calls) written per receipt family.
+    write_batches: BTreeMap<&'static str, (u64, u64)>,
 }
 
 /// Counters and histograms, rendered in the Prometheus text format.
@@ -53,6 +55,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Records one coalesced write of `calls` receipt calls.
+    pub fn observe_write_batch(&self, family: &'static str, calls: usize) {
+        if let Ok(mut m) = self.inner.lock() {
+            let e = m.write_batches.entry(family).or_default();
+            e.0 += 1;
+            e.1 += calls as u64;
+        }
+    }
+
     /// Records one answered request.
     pub fn observe_request(&self, command: &str, code: u32, elapsed: Duration) {
         if let Ok(mut m) = self.inner.lock() {
@@ -121,6 +132,14 @@ impl Metrics {
         for reason in crate::db::fault::Unavailable::ALL.map(|u| u.label()) {
             let n = m.db_unavailable.get(reason).copied().unwrap_or(0);
             let _ = writeln!(out, "imreceipts_db_unavailable_total{{reason=\"{reason}\"}} {n}");
+        }
+        out.push_str("# TYPE imreceipts_write_batches_total counter\n");
+        for (family, (batches, _)) in &m.write_batches {
+            let _ = writeln!(out, "imreceipts_write_batches_total{{family=\"{family}\"}} {batches}");
+        }
+        out.push_str("# TYPE imreceipts_write_batch_calls_total counter\n");
+        for (family, (_, calls)) in &m.write_batches {
+            let _ = writeln!(out, "imreceipts_write_batch_calls_total{{family=\"{family}\"}} {calls}");
         }
         out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
         for (state, n) in queue {

@@ -63,6 +63,12 @@ pub struct Settings {
     /// connection while the database is down) before it is refused with 60008.
     #[arg(long, env = "IMRECEIPTS_POOL_WAIT_MS", default_value_t = 2000)]
     pub pool_wait_ms: u64,
+    /// Most receipt calls written in one statement and commit (1 switches coalescing off).
+    #[arg(long, env = "IMRECEIPTS_WRITE_BATCH", default_value_t = 64)]
+    pub write_batch: usize,
+    /// Receipt batches of one kind written at once, each on its own connection.
+    #[arg(long, env = "IMRECEIPTS_WRITERS", default_value_t = 2)]
+    pub writers: usize,
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "IMRECEIPTS_WORKERS")]
     pub workers: Option<usize>,

@@ -48,7 +48,12 @@ impl diesel::r2d2::ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Conn, Self::Error> {
-        Ok(Conn { pg: self.0.connect()?, lost: false })
+        let mut pg = self.0.connect()?;
+        // Every query here is short; PostgreSQL's JIT would compile the receipt write (whose
+        // estimate crosses jit_above_cost on an unanalysed table) for hundreds of ms per plan.
+        diesel::RunQueryDsl::execute(diesel::sql_query("SET jit = off"), &mut pg)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(Conn { pg, lost: false })
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {

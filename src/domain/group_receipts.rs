@@ -11,12 +11,12 @@ use base64::Engine;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz};
 use diesel::PgConnection;
-use serde_json::json;
 
 use crate::domain::config;
+use crate::domain::group_acks::{self, Kind};
 use crate::domain::groups::Member;
 use crate::error::{ApiError, ApiResult};
-use crate::webhooks::outbox::{self, Origin};
+use crate::webhooks::outbox::Origin;
 
 /// Most messages one group receipt call may name.
 pub const MAX_RECEIPT_ITEMS: usize = 50;
@@ -26,36 +26,9 @@ pub const MAX_PAGE: i64 = 200;
 pub const MAX_ACK_CONTENT: usize = 1024;
 
 #[derive(QueryableByName, Debug)]
-struct TargetRow {
-    #[diesel(sql_type = BigInt)]
-    msg_seq: i64,
-    #[diesel(sql_type = Text)]
-    from_account: String,
-    #[diesel(sql_type = Bool)]
-    need_receipt: bool,
-    #[diesel(sql_type = Bool)]
-    recalled: bool,
-}
-
-#[derive(QueryableByName, Debug)]
 struct SeqRow {
     #[diesel(sql_type = BigInt)]
     msg_seq: i64,
-}
-
-#[derive(QueryableByName, Debug)]
-struct ReadRow {
-    #[diesel(sql_type = BigInt)]
-    msg_seq: i64,
-    #[diesel(sql_type = Bool)]
-    subscribed: bool,
-}
-
-/// What a read write changed, and whether anyone subscribes to the callback it fires.
-#[derive(Debug, Default)]
-struct Reads {
-    seqs: Vec<i64>,
-    subscribed: bool,
 }
 
 /// What every receipt call needs to know about the group, loaded in one round trip.
@@ -127,117 +100,6 @@ pub struct SeqOutcome {
     pub errors: SeqErrors,
 }
 
-/// Locks the named messages (in seq order, so concurrent receipts cannot deadlock) and checks
-/// each on its own: it exists, requested receipts, is not recalled, was not sent by `member`
-/// and was sent while they were a member. Returns the indexes of the good items and the
-/// refused seqs with why; a call whose items are all bad fails with the first one's error.
-fn lock_targets(
-    conn: &mut PgConnection,
-    group_id: &str,
-    member: &Member,
-    seqs: &[i64],
-) -> ApiResult<(Vec<usize>, SeqErrors)> {
-    let rows: Vec<TargetRow> = crate::db::cached(
-        "SELECT msg_seq, from_account, need_receipt, recalled_at IS NOT NULL AS recalled FROM group_messages
-         WHERE group_id = $1 AND msg_seq = ANY($2) ORDER BY msg_seq FOR NO KEY UPDATE",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Array<BigInt>, _>(seqs)
-    .load(conn)?;
-    // Seqs from before the current membership may fall in an earlier one (left and rejoined).
-    let before: Vec<i64> = seqs.iter().copied().filter(|s| *s <= member.join_seq).collect();
-    let earlier =
-        if before.is_empty() { Vec::new() } else { earlier_membership(conn, group_id, &member.user_id, &before)? };
-    let mut good = Vec::with_capacity(seqs.len());
-    let mut bad = Vec::new();
-    for (i, seq) in seqs.iter().enumerate() {
-        let verdict = match rows.iter().find(|r| r.msg_seq == *seq) {
-            None => Err(ApiError::ReceiptNotFound(format!("group {group_id:?} has no message with MsgSeq {seq}"))),
-            Some(r) if !r.need_receipt => Err(ApiError::ReceiptNotFound(format!(
-                "MsgSeq {seq} was sent without NeedReadReceipt, so it takes no receipts"
-            ))),
-            Some(r) if r.recalled => {
-                Err(ApiError::MsgRecalled(format!("MsgSeq {seq} was recalled and takes no receipts")))
-            }
-            Some(r) if r.from_account == member.user_id => Err(ApiError::invalid(format!(
-                "{:?} sent MsgSeq {seq}; a sender does not acknowledge their own message",
-                member.user_id
-            ))),
-            Some(_) if *seq <= member.join_seq && !earlier.contains(seq) => Err(ApiError::forbidden(format!(
-                "{:?} was not a member of group {group_id:?} when MsgSeq {seq} was sent (joined after it), so is not one of its readers",
-                member.user_id
-            ))),
-            Some(_) => Ok(()),
-        };
-        match verdict {
-            Ok(()) => good.push(i),
-            Err(e) => bad.push((*seq, e)),
-        }
-    }
-    if good.is_empty() && !bad.is_empty() {
-        return Err(bad.swap_remove(0).1);
-    }
-    Ok((good, bad))
-}
-
-/// Which of `seqs` were sent during an earlier (ended) membership of `user`.
-fn earlier_membership(conn: &mut PgConnection, group_id: &str, user: &str, seqs: &[i64]) -> ApiResult<Vec<i64>> {
-    let rows: Vec<SeqRow> = crate::db::cached(
-        "SELECT s AS msg_seq FROM unnest($3::bigint[]) AS s
-          WHERE EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $1 AND m.user_id = $2
-                          AND m.leave_seq IS NOT NULL AND m.join_seq < s AND m.leave_seq >= s)",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Text, _>(user)
-    .bind::<Array<BigInt>, _>(seqs)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| r.msg_seq).collect())
-}
-
-/// Inserts or upgrades read receipts, moves the counters and notifies the senders; returns the
-/// seqs newly read (and, in the same round trip, whether the callback has subscribers).
-fn write_reads(
-    conn: &mut PgConnection,
-    group_id: &str,
-    reader: &str,
-    seqs: &[i64],
-    acks: &[Option<String>],
-) -> ApiResult<Reads> {
-    let rows: Vec<ReadRow> = crate::db::cached(
-        "WITH input AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS t(seq, ack)),
-         up AS (
-           INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
-           SELECT $1, seq, $4, now(), now(), ack FROM input
-           ON CONFLICT (group_id, msg_seq, reader)
-             DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE r.read_at IS NULL
-           RETURNING r.msg_seq, (r.xmax = 0) AS inserted),
-         changed AS (
-         UPDATE group_messages m
-            SET read_count = m.read_count + 1,
-                delivered_count = m.delivered_count + CASE WHEN up.inserted THEN 1 ELSE 0 END
-           FROM up WHERE m.group_id = $1 AND m.msg_seq = up.msg_seq
-         RETURNING m.msg_seq, m.from_account),
-         notify AS (
-           INSERT INTO user_events (user_id, event_type, payload)
-           SELECT from_account, 'Group.ReadReceipt',
-                  jsonb_build_object('GroupId', $1::text, 'Member_Account', $4::text,
-                                     'MsgSeqList', jsonb_agg(msg_seq ORDER BY msg_seq))
-             FROM changed GROUP BY from_account)
-         SELECT msg_seq, EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled
-                                 AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))) AS subscribed
-           FROM changed",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Array<BigInt>, _>(seqs)
-    .bind::<Array<Nullable<Text>>, _>(acks)
-    .bind::<Text, _>(reader)
-    .load(conn)?;
-    let subscribed = rows.first().is_some_and(|r| r.subscribed);
-    let mut seqs: Vec<i64> = rows.into_iter().map(|r| r.msg_seq).collect();
-    seqs.sort_unstable();
-    Ok(Reads { seqs, subscribed })
-}
-
 /// Normalises a receipt call's items: 1..=50, positive seqs, AckContent <= 1 KiB, duplicates
 /// merged (the last AckContent wins), sorted by seq.
 pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult<(Vec<i64>, Vec<Option<String>>)> {
@@ -263,57 +125,20 @@ pub fn normalise_items(items: &[(i64, Option<String>)], max: usize) -> ApiResult
     Ok(merged.into_iter().unzip())
 }
 
-/// Records read receipts of `reader` for the given (seq, AckContent) items, item by item:
-/// the good ones are written, the bad ones come back with their error. Fires
-/// `Group.CallbackAfterReadReceipt` for the messages that changed.
-pub fn mark_read(
-    conn: &mut PgConnection,
+/// Normalises a group receipt call of `reader` into the write's [`group_acks::Call`].
+pub fn receipt_call(
     origin: &Origin,
     group_id: &str,
     reader: &str,
     items: &[(i64, Option<String>)],
-) -> ApiResult<SeqOutcome> {
+) -> ApiResult<group_acks::Call> {
     let (seqs, acks) = normalise_items(items, MAX_RECEIPT_ITEMS)?;
-    let (g, member) = member_context(conn, group_id, reader)?;
-    let (good, errors) = lock_targets(conn, group_id, &member, &seqs)?;
-    let seqs: Vec<i64> = good.iter().map(|&i| seqs[i]).collect();
-    let acks: Vec<Option<String>> = good.iter().map(|&i| acks[i].clone()).collect();
-    let reads = write_reads(conn, group_id, reader, &seqs, &acks)?;
-    fire_read_event(conn, origin, &g, reader, &reads, |seq| {
-        seqs.iter().position(|s| *s == seq).and_then(|i| acks[i].clone())
-    })?;
-    Ok(SeqOutcome { changed: reads.seqs, errors })
-}
-
-/// Records delivery acks, item by item; returns the seqs newly delivered and the refused ones.
-pub fn mark_delivered(conn: &mut PgConnection, group_id: &str, reader: &str, seqs: &[i64]) -> ApiResult<SeqOutcome> {
-    let items: Vec<(i64, Option<String>)> = seqs.iter().map(|s| (*s, None)).collect();
-    let (seqs, _) = normalise_items(&items, MAX_RECEIPT_ITEMS)?;
-    let (_, member) = member_context(conn, group_id, reader)?;
-    let (good, errors) = lock_targets(conn, group_id, &member, &seqs)?;
-    let seqs: Vec<i64> = good.iter().map(|&i| seqs[i]).collect();
-    let rows: Vec<SeqRow> = crate::db::cached(
-        "WITH ins AS (
-           INSERT INTO group_receipts (group_id, msg_seq, reader)
-           SELECT $1, seq, $3 FROM unnest($2::bigint[]) AS t(seq)
-           ON CONFLICT DO NOTHING RETURNING msg_seq),
-         changed AS (
-           UPDATE group_messages m SET delivered_count = m.delivered_count + 1
-             FROM ins WHERE m.group_id = $1 AND m.msg_seq = ins.msg_seq
-           RETURNING m.msg_seq, m.from_account),
-         notify AS (
-           INSERT INTO user_events (user_id, event_type, payload)
-           SELECT from_account, 'Group.Delivered',
-                  jsonb_build_object('GroupId', $1::text, 'Member_Account', $3::text,
-                                     'MsgSeqList', jsonb_agg(msg_seq ORDER BY msg_seq))
-             FROM changed GROUP BY from_account)
-         SELECT msg_seq FROM changed",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Array<BigInt>, _>(&seqs)
-    .bind::<Text, _>(reader)
-    .load(conn)?;
-    Ok(SeqOutcome { changed: rows.into_iter().map(|r| r.msg_seq).collect(), errors })
+    Ok(group_acks::Call {
+        group_id: group_id.to_string(),
+        reader: reader.to_string(),
+        items: seqs.into_iter().zip(acks).collect(),
+        origin: origin.clone(),
+    })
 }
 
 /// Messages one conversation-read transaction marks at most: a long-idle member of a busy
@@ -427,12 +252,21 @@ fn read_report_batch(
     let full = seqs.len() as i64 >= batch.max(1);
     // A full batch ends where it stopped; the last one covers the whole range.
     let reached = if full { seqs.last().copied().unwrap_or(up_to) } else { up_to };
-    let reads = if seqs.is_empty() {
-        Reads::default()
-    } else {
-        let acks = vec![None; seqs.len()];
-        write_reads(conn, group_id, reader, &seqs, &acks)?
-    };
+    // One write for the whole batch, in calls of at most 50 messages so that each callback
+    // stays bounded.
+    let calls: Vec<group_acks::Call> = seqs
+        .chunks(MAX_RECEIPT_ITEMS)
+        .map(|chunk| group_acks::Call {
+            group_id: group_id.to_string(),
+            reader: reader.to_string(),
+            items: chunk.iter().map(|s| (*s, None)).collect(),
+            origin: origin.clone(),
+        })
+        .collect();
+    let mut changed = Vec::new();
+    for outcome in group_acks::write(conn, Kind::Read, &calls)? {
+        changed.extend(outcome?.changed);
+    }
     // Watermarks move with the progress, so an interrupted read resumes where it stopped.
     crate::db::cached(
         "UPDATE group_members SET read_seq = greatest(read_seq, least(coalesce(leave_seq, $3), $3))
@@ -442,51 +276,7 @@ fn read_report_batch(
     .bind::<Text, _>(reader)
     .bind::<BigInt, _>(reached)
     .execute(conn)?;
-    fire_read_event(conn, origin, &g, reader, &reads, |_| None)?;
-    Ok(BatchStep { changed: reads.seqs, next: full.then_some(reached), watermark })
-}
-
-/// Fires `Group.CallbackAfterReadReceipt` for the newly read `changed` seqs; `ack_of` gives
-/// the AckContent sent with each.
-fn fire_read_event(
-    conn: &mut PgConnection,
-    origin: &Origin,
-    g: &GroupCtx,
-    reader: &str,
-    changed: &Reads,
-    ack_of: impl Fn(i64) -> Option<String>,
-) -> ApiResult<()> {
-    // Counting for the payload is skipped when nobody listens.
-    if changed.seqs.is_empty() || !changed.subscribed {
-        return Ok(());
-    }
-    // A conversation-level report can cover thousands of messages: split into bounded events.
-    for chunk in changed.seqs.chunks(MAX_RECEIPT_ITEMS) {
-        let list: Vec<_> = counts(conn, &g.group_id, chunk)?
-            .into_iter()
-            .map(|c| {
-                let mut member = json!({ "Member_Account": reader });
-                if let Some(ack) = ack_of(c.msg_seq) {
-                    member["AckContent"] = ack.into();
-                }
-                json!({"MsgSeq": c.msg_seq, "ReadNum": c.read, "UnreadNum": c.unread,
-                       "ReadReceiptMembers": [member]})
-            })
-            .collect();
-        outbox::enqueue(
-            conn,
-            origin,
-            "Group.CallbackAfterReadReceipt",
-            &json!({
-                "CallbackCommand": "Group.CallbackAfterReadReceipt",
-                "GroupId": g.group_id,
-                "Type": g.group_type,
-                "GroupMsgReceiptList": list,
-                "EventTime": outbox::event_time_ms(),
-            }),
-        )?;
-    }
-    Ok(())
+    Ok(BatchStep { changed, next: full.then_some(reached), watermark })
 }
 
 /// Counts of one message.

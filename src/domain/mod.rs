@@ -2,7 +2,9 @@
 
 pub mod accounts;
 pub mod c2c;
+pub mod c2c_acks;
 pub mod config;
+pub mod group_acks;
 pub mod group_receipts;
 pub mod groups;
 pub mod import;

@@ -190,7 +190,8 @@ pub async fn group_msg_receipt(
     let reader = caller.acting(req.from_account.as_deref(), "From_Account")?;
     let items: Vec<(i64, Option<String>)> = req.msg_seq_list.into_iter().map(|i| (i.msg_seq, i.ack_content)).collect();
     let origin = caller.origin;
-    let out = state.tx(move |c| group_receipts::mark_read(c, &origin, &req.group_id, &reader, &items)).await?;
+    let call = group_receipts::receipt_call(&origin, &req.group_id, &reader, &items)?;
+    let out = state.writers.group_read.submit(&state, call).await?;
     Ok(GroupReceiptResponse {
         newly_read_num: out.changed.len(),
         error_list: out.errors.iter().map(|(s, e)| SeqError::new(*s, e, Service::Group)).collect(),

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::wire::{self, flag, int_flag, int_or_string, u32_field, AccountError, Empty, KeyError, MsgInfo};
-use crate::domain::c2c::{self, Ack, MsgRef};
+use crate::domain::c2c::{self, Ack};
+use crate::domain::c2c_acks;
 use crate::domain::import::{self, C2cImport};
 use crate::domain::messages::{self, C2cSend, StoredBody};
 use crate::domain::recall;
@@ -331,10 +332,14 @@ pub async fn c2c_ack(
     service: Service,
 ) -> ApiResult<(usize, Vec<KeyError>)> {
     caller.may_act_as(&req.operator_account, "Operator_Account")?;
-    let items: Vec<MsgRef> = req.c2c_msg_info.into_iter().map(Into::into).collect();
-    let origin = caller.origin.clone();
-    let out =
-        state.tx(move |c| c2c::acknowledge(c, &origin, &req.operator_account, &req.peer_account, &items, ack)).await?;
+    let call = c2c_acks::Call {
+        reader: req.operator_account,
+        sender: req.peer_account,
+        items: req.c2c_msg_info.into_iter().map(Into::into).collect(),
+        origin: caller.origin.clone(),
+    };
+    c2c_acks::check_call(&call)?;
+    let out = state.writers.c2c(ack).submit(state, call).await?;
     Ok((out.changed.len(), out.errors.into_iter().map(|(k, e)| KeyError::new(k, &e, service)).collect()))
 }
 

@@ -43,8 +43,9 @@ pub async fn msg_delivered(state: AppState, caller: Caller, req: DeliveredReques
     match (req.group_id, req.operator_account, req.peer_account) {
         (Some(gid), None, None) => {
             let reader = caller.acting(req.from_account.as_deref(), "From_Account")?;
-            let seqs: Vec<i64> = req.msg_seq_list.iter().map(|i| i.msg_seq).collect();
-            let out = state.tx(move |c| group_receipts::mark_delivered(c, &gid, &reader, &seqs)).await?;
+            let items: Vec<(i64, Option<String>)> = req.msg_seq_list.iter().map(|i| (i.msg_seq, None)).collect();
+            let call = group_receipts::receipt_call(&caller.origin, &gid, &reader, &items)?;
+            let out = state.writers.group_delivered.submit(&state, call).await?;
             Ok(DeliveredResponse {
                 newly_delivered_num: out.changed.len(),
                 error_list: Some(out.errors.iter().map(|(s, e)| SeqError::new(*s, e, Service::Extension)).collect()),

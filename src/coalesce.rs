@@ -1,0 +1,199 @@
+//! Write coalescing (group commit): concurrent receipt calls share one statement and one
+//! commit.
+//!
+//! A call is queued and answered only after the statement that wrote it committed. At most
+//! `writers` batches are written at once; calls that arrive while they run wait in the queue
+//! and form the next batch (up to `max_calls`), so an idle server adds no delay and a busy
+//! one writes many calls per commit. Each call keeps its own outcome; when a batch fails as a
+//! whole (a database error), its calls are written again one by one, so a bad call fails
+//! alone.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use diesel::PgConnection;
+use tokio::sync::oneshot;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A kind of call that can be written many at a time.
+pub trait Batch: Send + Sync + 'static {
+    /// One call's input.
+    type Call: Send + 'static;
+    /// One call's outcome.
+    type Out: Send + 'static;
+    /// Label in /metrics.
+    fn family(&self) -> &'static str;
+    /// Writes `calls` in one statement: one outcome per call, or `Err` when nothing was
+    /// written.
+    fn write(&self, conn: &mut PgConnection, calls: &[Self::Call]) -> ApiResult<Vec<ApiResult<Self::Out>>>;
+}
+
+/// Coalescing settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Batches written at once (each holds one pooled connection while it runs).
+    pub writers: usize,
+    /// Most calls in one batch.
+    pub max_calls: usize,
+}
+
+struct Job<B: Batch> {
+    call: B::Call,
+    reply: oneshot::Sender<ApiResult<B::Out>>,
+}
+
+/// The queue of one kind of call and its writers.
+pub struct Coalescer<B: Batch> {
+    batch: B,
+    limits: Limits,
+    queue: Mutex<VecDeque<Job<B>>>,
+    writers: AtomicUsize,
+}
+
+impl<B: Batch> Coalescer<B> {
+    /// A coalescer writing with `batch`.
+    pub fn new(batch: B, limits: Limits) -> Arc<Self> {
+        let limits = Limits { writers: limits.writers.max(1), max_calls: limits.max_calls.max(1) };
+        Arc::new(Coalescer { batch, limits, queue: Mutex::new(VecDeque::new()), writers: AtomicUsize::new(0) })
+    }
+
+    /// Writes `call` (with whatever else is queued) and answers once it is committed.
+    pub async fn submit(self: &Arc<Self>, state: &AppState, call: B::Call) -> ApiResult<B::Out> {
+        if self.limits.max_calls == 1 {
+            // Coalescing is off: every call is its own statement on its own connection.
+            let me = self.clone();
+            return state
+                .db(move |conn| {
+                    me.batch.write(conn, std::slice::from_ref(&call))?.pop().unwrap_or_else(|| Err(missing()))
+                })
+                .await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.lock_queue().push_back(Job { call, reply });
+        self.clone().start_writer(state.clone());
+        answer.await.map_err(|_| ApiError::Internal(anyhow::anyhow!("the receipt writer stopped before answering")))?
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Job<B>>> {
+        // A panic while holding the lock leaves the queue itself intact.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts a writer unless enough are running; a running writer picks up what is queued.
+    fn start_writer(self: Arc<Self>, state: AppState) {
+        if self.writers.fetch_add(1, Ordering::SeqCst) >= self.limits.writers {
+            self.writers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        tokio::spawn(async move {
+            loop {
+                let me = self.clone();
+                let metrics = state.metrics.clone();
+                if let Err(e) = state.db(move |conn| me.drain(conn, &metrics)).await {
+                    // No connection (or it broke): what is queued now cannot be written.
+                    for job in self.lock_queue().drain(..) {
+                        let _ = job.reply.send(Err(e.replicate()));
+                    }
+                }
+                self.writers.fetch_sub(1, Ordering::SeqCst);
+                // A call queued after the last batch was taken may have found every writer
+                // busy, so its submitter started none: this writer goes on if there is room.
+                if self.lock_queue().is_empty() {
+                    return;
+                }
+                if self.writers.fetch_add(1, Ordering::SeqCst) >= self.limits.writers {
+                    self.writers.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Writes batches until the queue is empty. `Err` when the connection failed (the batch
+    /// in hand has been answered).
+    fn drain(&self, conn: &mut PgConnection, metrics: &crate::metrics::Metrics) -> ApiResult<()> {
+        loop {
+            let jobs: Vec<Job<B>> = {
+                let mut q = self.lock_queue();
+                let n = q.len().min(self.limits.max_calls);
+                q.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            metrics.observe_write_batch(self.batch.family(), jobs.len());
+            let (calls, replies): (Vec<B::Call>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
+            match self.batch.write(conn, &calls) {
+                Ok(outs) => answer(replies, outs),
+                Err(e) if e.is_db_unavailable() => {
+                    for r in replies {
+                        let _ = r.send(Err(e.replicate()));
+                    }
+                    return Err(e);
+                }
+                Err(e) if replies.len() == 1 => {
+                    answer(replies, vec![Err(e)]);
+                }
+                Err(_) => {
+                    // One call broke the statement: each call alone, so only it fails.
+                    for (call, reply) in calls.into_iter().zip(replies) {
+                        let out = match self.batch.write(conn, std::slice::from_ref(&call)) {
+                            Ok(mut outs) => outs.pop().unwrap_or_else(|| Err(missing())),
+                            Err(e) => Err(e.classified()),
+                        };
+                        let _ = reply.send(out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn answer<T>(replies: Vec<oneshot::Sender<ApiResult<T>>>, outs: Vec<ApiResult<T>>) {
+    let mut outs = outs.into_iter();
+    for r in replies {
+        // A receiver that went away (the client hung up) does not matter: the call is written.
+        let _ = r.send(outs.next().unwrap_or_else(|| Err(missing())));
+    }
+}
+
+fn missing() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("the batch write answered fewer calls than it was given"))
+}
+
+/// The coalescers of the receipt writes.
+pub struct Writers {
+    /// Group read receipts (`group_msg_receipt`).
+    pub group_read: Arc<Coalescer<crate::domain::group_acks::Writer>>,
+    /// Group delivery acks.
+    pub group_delivered: Arc<Coalescer<crate::domain::group_acks::Writer>>,
+    /// C2C read receipts.
+    pub c2c_read: Arc<Coalescer<crate::domain::c2c_acks::Writer>>,
+    /// C2C delivery acks.
+    pub c2c_delivered: Arc<Coalescer<crate::domain::c2c_acks::Writer>>,
+}
+
+impl Writers {
+    /// One coalescer per receipt write, each with `limits`.
+    pub fn new(limits: Limits) -> Writers {
+        use crate::domain::c2c::Ack;
+        use crate::domain::group_acks::Kind;
+        Writers {
+            group_read: Coalescer::new(crate::domain::group_acks::Writer(Kind::Read), limits),
+            group_delivered: Coalescer::new(crate::domain::group_acks::Writer(Kind::Delivered), limits),
+            c2c_read: Coalescer::new(crate::domain::c2c_acks::Writer(Ack::Read), limits),
+            c2c_delivered: Coalescer::new(crate::domain::c2c_acks::Writer(Ack::Delivered), limits),
+        }
+    }
+
+    /// The C2C coalescer for `ack`.
+    pub fn c2c(&self, ack: crate::domain::c2c::Ack) -> &Arc<Coalescer<crate::domain::c2c_acks::Writer>> {
+        match ack {
+            crate::domain::c2c::Ack::Read => &self.c2c_read,
+            crate::domain::c2c::Ack::Delivered => &self.c2c_delivered,
+        }
+    }
+}

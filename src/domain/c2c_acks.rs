@@ -1,0 +1,274 @@
+//! The write of C2C read and delivery receipts: many calls in one statement.
+//!
+//! Like [`crate::domain::group_acks`]: one statement checks the accounts and every item,
+//! updates the messages, records the senders' live notifications and queues the webhook.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Text};
+use diesel::PgConnection;
+
+use crate::domain::c2c::{msg_id, Ack, AckOutcome, KeyErrors, MsgRef, MAX_RECEIPT_ITEMS};
+use crate::error::{ApiError, ApiResult};
+use crate::webhooks::outbox::{self, Origin};
+
+/// One receipt call: `reader` acknowledges messages that `sender` sent them.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub reader: String,
+    pub sender: String,
+    pub items: Vec<MsgRef>,
+    pub origin: Origin,
+}
+
+// Item verdicts: the first is decided before the statement, the others by it.
+const OK: i32 = 0;
+const NOT_FOUND: i32 = 1;
+const NO_RECEIPT: i32 = 2;
+const RECALLED: i32 = 3;
+const WRONG_PAIR: i32 = 9;
+
+const WRITE: &str = "
+WITH input AS (
+  SELECT * FROM unnest($1::int4[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[])
+           AS t(call, idx, reader, sender, msg_key, msg_id, precheck)),
+calls AS (
+  SELECT c.call,
+         EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = c.reader) AS reader_found,
+         EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = c.sender) AS sender_found
+    FROM (SELECT DISTINCT call, reader, sender FROM input) c),
+items AS (
+  SELECT i.call, i.idx, i.reader, i.sender, i.msg_key, i.msg_id, m.id,
+         CASE WHEN i.precheck <> 0 THEN i.precheck
+              WHEN m.id IS NULL THEN 1
+              WHEN NOT m.need_receipt THEN 2
+              WHEN m.recalled_at IS NOT NULL THEN 3
+              ELSE 0 END AS code
+    FROM input i LEFT JOIN c2c_messages m
+      ON i.precheck = 0 AND m.from_account = i.sender AND m.to_account = i.reader AND m.msg_key = i.msg_key),
+good AS (
+  SELECT it.*, min(it.call) OVER (PARTITION BY it.id) AS winner
+    FROM items it JOIN calls c USING (call)
+   WHERE it.code = 0 AND c.reader_found AND c.sender_found),
+-- Locked in id order so that concurrent writers cannot deadlock.
+locked AS (
+  SELECT m.id FROM c2c_messages m
+   WHERE m.id IN (SELECT id FROM good) AND m.recalled_at IS NULL
+     AND CASE WHEN $8 THEN m.peer_read_at IS NULL ELSE m.delivered_at IS NULL END
+   ORDER BY m.id FOR NO KEY UPDATE),
+changed AS (
+  UPDATE c2c_messages m
+     SET peer_read_at = CASE WHEN $8 THEN now() ELSE m.peer_read_at END,
+         delivered_at = coalesce(m.delivered_at, now())
+   WHERE m.id IN (SELECT id FROM locked)
+  RETURNING m.id),
+won AS (
+  SELECT DISTINCT ON (g.call, g.id) g.call, g.id, g.reader, g.sender, g.msg_key, g.msg_id
+    FROM good g JOIN changed ch ON ch.id = g.id WHERE g.call = g.winner),
+notify AS (
+  INSERT INTO user_events (user_id, event_type, payload)
+  SELECT sender, $9, jsonb_build_object('Operator_Account', reader, 'Peer_Account', sender,
+                                         'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key))
+    FROM won GROUP BY call, reader, sender),
+subs AS (
+  SELECT id FROM webhook_endpoints
+   WHERE $8 AND enabled AND (events IS NULL OR 'C2C.CallbackAfterMsgReadReceipt' = ANY(events))),
+hook AS (
+  SELECT call, json_build_object(
+           'CallbackCommand', 'C2C.CallbackAfterMsgReadReceipt', 'Operator_Account', reader, 'Peer_Account', sender,
+           'C2CMsgInfo', json_agg(json_build_object('From_Account', sender, 'To_Account', reader,
+                                                    'MsgKey', msg_key, 'MsgId', msg_id) ORDER BY msg_key),
+           'EventTime', $10::int8) AS body
+    FROM won WHERE EXISTS (SELECT 1 FROM subs)
+   GROUP BY call, reader, sender),
+ev AS (
+  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
+  SELECT o.public_id, 'C2C.CallbackAfterMsgReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
+    FROM hook h
+    JOIN unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
+      ON o.n - 1 = h.call
+  RETURNING id),
+queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
+SELECT it.call, it.idx, c.reader_found, c.sender_found, it.code,
+       EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.id = it.id) AS changed,
+       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke
+  FROM items it JOIN calls c USING (call)
+ ORDER BY it.call, it.idx";
+
+#[derive(QueryableByName, Debug)]
+struct Row {
+    #[diesel(sql_type = Int4)]
+    call: i32,
+    #[diesel(sql_type = Int4)]
+    idx: i32,
+    #[diesel(sql_type = Bool)]
+    reader_found: bool,
+    #[diesel(sql_type = Bool)]
+    sender_found: bool,
+    #[diesel(sql_type = Int4)]
+    code: i32,
+    #[diesel(sql_type = Bool)]
+    changed: bool,
+}
+
+/// Checks a call's shape (1..=30 items); the items themselves are checked by [`write`].
+pub fn check_call(call: &Call) -> ApiResult<()> {
+    if call.items.is_empty() || call.items.len() > MAX_RECEIPT_ITEMS {
+        return Err(ApiError::invalid(format!(
+            "C2CMsgInfo must name 1 to {MAX_RECEIPT_ITEMS} messages, got {}",
+            call.items.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the receipts of `calls` (each already passed [`check_call`]) in one statement,
+/// each call gets its own outcome. An `Err` means the statement failed and nothing was written.
+pub fn write(conn: &mut PgConnection, ack: Ack, calls: &[Call]) -> ApiResult<Vec<ApiResult<AckOutcome>>> {
+    let input = Input::new(ack, calls)?;
+    let rows = input.run(conn)?;
+    let mut rows = rows.into_iter().peekable();
+    let mut out = Vec::with_capacity(calls.len());
+    for (i, c) in calls.iter().enumerate() {
+        let mut mine = Vec::new();
+        while let Some(r) = rows.next_if(|r| r.call as usize == i) {
+            mine.push(r);
+        }
+        out.push(outcome(c, &mine));
+    }
+    Ok(out)
+}
+
+/// The write's parameters: one entry per item, and per call.
+struct Input<'a> {
+    ack: Ack,
+    call: Vec<i32>,
+    idx: Vec<i32>,
+    reader: Vec<&'a str>,
+    sender: Vec<&'a str>,
+    key: Vec<&'a str>,
+    msg_id: Vec<String>,
+    precheck: Vec<i32>,
+    event_ids: Vec<String>,
+    ips: Vec<&'a str>,
+    platforms: Vec<&'a str>,
+}
+
+impl<'a> Input<'a> {
+    fn new(ack: Ack, calls: &'a [Call]) -> ApiResult<Input<'a>> {
+        let mut input = Input {
+            ack,
+            call: Vec::new(),
+            idx: Vec::new(),
+            reader: Vec::new(),
+            sender: Vec::new(),
+            key: Vec::new(),
+            msg_id: Vec::new(),
+            precheck: Vec::new(),
+            event_ids: calls.iter().map(|_| outbox::new_event_id()).collect(),
+            ips: calls.iter().map(|c| c.origin.client_ip.as_str()).collect(),
+            platforms: calls.iter().map(|c| c.origin.platform.as_str()).collect(),
+        };
+        for (i, c) in calls.iter().enumerate() {
+            let i = i32::try_from(i).map_err(|_| ApiError::invalid("too many calls in one batch"))?;
+            for (j, it) in c.items.iter().enumerate() {
+                let wrong_pair = it.from != c.sender || it.to != c.reader;
+                input.call.push(i);
+                input.idx.push(i32::try_from(j).unwrap_or(i32::MAX));
+                input.reader.push(c.reader.as_str());
+                input.sender.push(c.sender.as_str());
+                input.key.push(it.key.as_str());
+                input.msg_id.push(msg_id(&it.key));
+                input.precheck.push(if wrong_pair { WRONG_PAIR } else { OK });
+            }
+        }
+        Ok(input)
+    }
+
+    fn run(&self, conn: &mut PgConnection) -> ApiResult<Vec<Row>> {
+        let event_type = match self.ack {
+            Ack::Read => "C2C.ReadReceipt",
+            Ack::Delivered => "C2C.Delivered",
+        };
+        Ok(crate::db::cached(WRITE)
+            .bind::<Array<Int4>, _>(&self.call)
+            .bind::<Array<Int4>, _>(&self.idx)
+            .bind::<Array<Text>, _>(&self.reader)
+            .bind::<Array<Text>, _>(&self.sender)
+            .bind::<Array<Text>, _>(&self.key)
+            .bind::<Array<Text>, _>(&self.msg_id)
+            .bind::<Array<Int4>, _>(&self.precheck)
+            .bind::<Bool, _>(self.ack == Ack::Read)
+            .bind::<Text, _>(event_type)
+            .bind::<BigInt, _>(outbox::event_time_ms())
+            .bind::<Array<Text>, _>(&self.event_ids)
+            .bind::<Array<Text>, _>(&self.ips)
+            .bind::<Array<Text>, _>(&self.platforms)
+            .load(conn)?)
+    }
+}
+
+/// One call's outcome from its rows (one per item, in item order).
+fn outcome(call: &Call, rows: &[Row]) -> ApiResult<AckOutcome> {
+    let (reader, sender) = (&call.reader, &call.sender);
+    let Some(first) = rows.first() else {
+        return Err(ApiError::Internal(anyhow::anyhow!("the receipt write returned no row for a call")));
+    };
+    if !first.reader_found {
+        return Err(ApiError::SenderNotFound(format!("account {reader:?} is not imported")));
+    }
+    if !first.sender_found {
+        return Err(ApiError::PeerNotFound(format!("account {sender:?} is not imported")));
+    }
+    let mut changed: Vec<String> = Vec::new();
+    let mut errors: KeyErrors = Vec::new();
+    for r in rows {
+        let i = r.idx;
+        let Some(it) = usize::try_from(i).ok().and_then(|i| call.items.get(i)) else { continue };
+        let key = &it.key;
+        let refused = match r.code {
+            OK => None,
+            WRONG_PAIR => Some(ApiError::invalid(format!(
+                "C2CMsgInfo[{i}] is {:?} -> {:?}; every item must be a message from {sender:?} (Peer_Account) to {reader:?} (Operator_Account)",
+                it.from, it.to
+            ))),
+            NOT_FOUND => Some(ApiError::InvalidMsgKey(format!(
+                "C2CMsgInfo[{i}].MsgKey {key:?} is not a message from {sender:?} to {reader:?}"
+            ))),
+            NO_RECEIPT => Some(ApiError::ReceiptNotFound(format!(
+                "C2CMsgInfo[{i}].MsgKey {key:?} was sent without IsNeedReadReceipt, so it takes no receipts"
+            ))),
+            RECALLED => {
+                Some(ApiError::MsgRecalled(format!("C2CMsgInfo[{i}].MsgKey {key:?} was recalled and takes no receipts")))
+            }
+            other => Some(ApiError::Internal(anyhow::anyhow!("unknown receipt verdict {other}"))),
+        };
+        match refused {
+            Some(e) => errors.push((key.clone(), e)),
+            None if r.changed && !changed.contains(key) => changed.push(key.clone()),
+            None => {}
+        }
+    }
+    if errors.len() == rows.len() {
+        return Err(errors.swap_remove(0).1);
+    }
+    Ok(AckOutcome { changed, errors })
+}
+
+/// The coalesced write of one kind ([`Ack`]) of C2C receipt.
+pub struct Writer(pub Ack);
+
+impl crate::coalesce::Batch for Writer {
+    type Call = Call;
+    type Out = AckOutcome;
+
+    fn family(&self) -> &'static str {
+        match self.0 {
+            Ack::Read => "c2c_read",
+            Ack::Delivered => "c2c_delivered",
+        }
+    }
+
+    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Vec<ApiResult<AckOutcome>>> {
+        write(conn, self.0, calls)
+    }
+}

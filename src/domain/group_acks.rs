@@ -1,0 +1,303 @@
+//! The write of group read and delivery receipts: many calls in one statement.
+//!
+//! One statement checks every call (group, receipt switch, membership) and every item
+//! (exists, requested receipts, not recalled, not the reader's own, sent while they were a
+//! member), locks the targets in (group, seq) order, writes the receipts, moves the counters,
+//! records the senders' live notifications and queues the webhook, so a receipt costs one
+//! round trip and a batch of coalesced calls costs one round trip and one commit in all.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text};
+use diesel::PgConnection;
+
+use crate::domain::config;
+use crate::domain::group_receipts::{SeqErrors, SeqOutcome};
+use crate::error::{ApiError, ApiResult};
+use crate::webhooks::outbox::{self, Origin};
+
+/// Read or delivery acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Delivered,
+}
+
+/// One receipt call: `reader` acknowledges `items` (normalised: distinct seqs, sorted) of
+/// `group_id`.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub group_id: String,
+    pub reader: String,
+    /// (MsgSeq, AckContent) pairs.
+    pub items: Vec<(i64, Option<String>)>,
+    pub origin: Origin,
+}
+
+// Item verdicts computed by the statement.
+const OK: i32 = 0;
+const NOT_FOUND: i32 = 1;
+const NO_RECEIPT: i32 = 2;
+const RECALLED: i32 = 3;
+const OWN: i32 = 4;
+const NOT_ELIGIBLE: i32 = 5;
+
+const WRITE: &str = "
+WITH input AS (
+  SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS t(call, gid, reader, seq, ack)),
+calls AS (
+  SELECT c.call, c.gid, c.reader, g.group_type, g.group_id IS NOT NULL AS group_found,
+         coalesce(g.group_type = ANY((SELECT group_types FROM receipt_config LIMIT 1)::text[]), false) AS enabled,
+         EXISTS (SELECT 1 FROM group_members m
+                  WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL) AS is_member
+    FROM (SELECT DISTINCT call, gid, reader FROM input) c
+    LEFT JOIN groups g ON g.group_id = c.gid),
+items AS (
+  SELECT i.call, i.gid, i.reader, i.seq, i.ack,
+         CASE WHEN m.msg_seq IS NULL THEN 1
+              WHEN NOT m.need_receipt THEN 2
+              WHEN m.recalled_at IS NOT NULL THEN 3
+              WHEN m.from_account = i.reader THEN 4
+              WHEN NOT EXISTS (SELECT 1 FROM group_members s WHERE s.group_id = i.gid AND s.user_id = i.reader
+                                 AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq) THEN 5
+              ELSE 0 END AS code
+    FROM input i LEFT JOIN group_messages m ON m.group_id = i.gid AND m.msg_seq = i.seq),
+good AS (
+  SELECT it.call, it.gid, it.reader, it.seq, it.ack,
+         min(it.call) OVER (PARTITION BY it.gid, it.seq, it.reader) AS winner
+    FROM items it JOIN calls c USING (call)
+   WHERE it.code = 0 AND c.group_found AND c.enabled AND c.is_member),
+-- Locked in (group, seq) order so that concurrent writers cannot deadlock; the conditions are
+-- checked again on the locked row versions.
+locked AS (
+  SELECT m.group_id, m.msg_seq FROM group_messages m
+   WHERE (m.group_id, m.msg_seq) IN (SELECT gid, seq FROM good) AND m.need_receipt AND m.recalled_at IS NULL
+   ORDER BY m.group_id, m.msg_seq FOR NO KEY UPDATE),
+-- The same reader in two calls of one batch: the first call writes, as if they ran in order.
+up AS (
+  INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
+  SELECT g.gid, g.seq, g.reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN g.ack END
+    FROM good g JOIN locked l ON l.group_id = g.gid AND l.msg_seq = g.seq
+   WHERE g.call = g.winner
+   ORDER BY g.gid, g.seq, g.reader
+  ON CONFLICT (group_id, msg_seq, reader)
+    DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE $6 AND r.read_at IS NULL
+  RETURNING r.group_id, r.msg_seq, r.reader, (r.xmax = 0) AS inserted),
+agg AS (
+  SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins
+    FROM up GROUP BY group_id, msg_seq),
+changed AS (
+  UPDATE group_messages m
+     SET read_count = m.read_count + CASE WHEN $6 THEN agg.n ELSE 0 END,
+         delivered_count = m.delivered_count + agg.ins
+    FROM agg WHERE m.group_id = agg.group_id AND m.msg_seq = agg.msg_seq
+  RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count),
+won AS (
+  SELECT g.call, g.gid, g.reader, g.seq, g.ack, ch.from_account, ch.read_count, ch.eligible_count
+    FROM good g
+    JOIN up ON up.group_id = g.gid AND up.msg_seq = g.seq AND up.reader = g.reader AND g.call = g.winner
+    JOIN changed ch ON ch.group_id = g.gid AND ch.msg_seq = g.seq),
+notify AS (
+  INSERT INTO user_events (user_id, event_type, payload)
+  SELECT from_account, $7,
+         jsonb_build_object('GroupId', gid, 'Member_Account', reader, 'MsgSeqList', jsonb_agg(seq ORDER BY seq))
+    FROM won GROUP BY call, gid, reader, from_account),
+subs AS (
+  SELECT id FROM webhook_endpoints
+   WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
+hook AS (
+  SELECT w.call, json_build_object(
+           'CallbackCommand', 'Group.CallbackAfterReadReceipt', 'GroupId', w.gid, 'Type', c.group_type,
+           'GroupMsgReceiptList', json_agg(json_build_object(
+               'MsgSeq', w.seq, 'ReadNum', w.read_count,
+               'UnreadNum', greatest(w.eligible_count - w.read_count - (
+                   SELECT count(*) FROM group_members s
+                    WHERE s.group_id = w.gid AND s.leave_seq IS NOT NULL AND s.join_seq < w.seq
+                      AND s.leave_seq >= w.seq AND s.user_id <> w.from_account
+                      AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = w.gid
+                             AND r.msg_seq = w.seq AND r.reader = s.user_id) IS NULL), 0),
+               'ReadReceiptMembers', json_build_array(CASE WHEN w.ack IS NULL
+                   THEN json_build_object('Member_Account', w.reader)
+                   ELSE json_build_object('Member_Account', w.reader, 'AckContent', w.ack) END))
+             ORDER BY w.seq),
+           'EventTime', $8::int8) AS body
+    FROM won w JOIN calls c USING (call)
+   WHERE EXISTS (SELECT 1 FROM subs)
+   GROUP BY w.call, w.gid, c.group_type),
+ev AS (
+  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
+  SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
+    FROM hook h
+    JOIN unnest($9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
+      ON o.n - 1 = h.call
+  RETURNING id),
+queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
+SELECT it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
+       EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.seq = it.seq) AS changed,
+       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke
+  FROM items it JOIN calls c USING (call)
+ ORDER BY it.call, it.seq";
+
+#[derive(QueryableByName, Debug)]
+struct Row {
+    #[diesel(sql_type = Int4)]
+    call: i32,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Bool)]
+    group_found: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    group_type: Option<String>,
+    #[diesel(sql_type = Bool)]
+    enabled: bool,
+    #[diesel(sql_type = Bool)]
+    is_member: bool,
+    #[diesel(sql_type = Int4)]
+    code: i32,
+    #[diesel(sql_type = Bool)]
+    changed: bool,
+}
+
+/// Writes the receipts of `calls` in one statement; each call gets its own outcome (a call
+/// whose items are all refused fails with the first item's error). An `Err` means the
+/// statement itself failed (a database error): nothing of any call was written.
+pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
+    let input = Input::new(kind, calls)?;
+    let rows = input.run(conn)?;
+    let mut out = Vec::with_capacity(calls.len());
+    let mut rows = rows.into_iter().peekable();
+    for (i, c) in calls.iter().enumerate() {
+        let mut mine = Vec::new();
+        while let Some(r) = rows.next_if(|r| r.call as usize == i) {
+            mine.push(r);
+        }
+        out.push(outcome(conn, c, &mine));
+    }
+    Ok(out)
+}
+
+/// The write's parameters: one entry per item, and per call.
+struct Input<'a> {
+    kind: Kind,
+    idx: Vec<i32>,
+    gids: Vec<&'a str>,
+    readers: Vec<&'a str>,
+    seqs: Vec<i64>,
+    acks: Vec<Option<&'a str>>,
+    event_ids: Vec<String>,
+    ips: Vec<&'a str>,
+    platforms: Vec<&'a str>,
+}
+
+impl<'a> Input<'a> {
+    fn new(kind: Kind, calls: &'a [Call]) -> ApiResult<Input<'a>> {
+        let mut input = Input {
+            kind,
+            idx: Vec::new(),
+            gids: Vec::new(),
+            readers: Vec::new(),
+            seqs: Vec::new(),
+            acks: Vec::new(),
+            event_ids: calls.iter().map(|_| outbox::new_event_id()).collect(),
+            ips: calls.iter().map(|c| c.origin.client_ip.as_str()).collect(),
+            platforms: calls.iter().map(|c| c.origin.platform.as_str()).collect(),
+        };
+        for (i, c) in calls.iter().enumerate() {
+            let i = i32::try_from(i).map_err(|_| ApiError::invalid("too many calls in one batch"))?;
+            for (seq, ack) in &c.items {
+                input.idx.push(i);
+                input.gids.push(c.group_id.as_str());
+                input.readers.push(c.reader.as_str());
+                input.seqs.push(*seq);
+                input.acks.push(ack.as_deref());
+            }
+        }
+        Ok(input)
+    }
+
+    fn run(&self, conn: &mut PgConnection) -> ApiResult<Vec<Row>> {
+        let event_type = match self.kind {
+            Kind::Read => "Group.ReadReceipt",
+            Kind::Delivered => "Group.Delivered",
+        };
+        Ok(crate::db::cached(WRITE)
+            .bind::<Array<Int4>, _>(&self.idx)
+            .bind::<Array<Text>, _>(&self.gids)
+            .bind::<Array<Text>, _>(&self.readers)
+            .bind::<Array<BigInt>, _>(&self.seqs)
+            .bind::<Array<Nullable<Text>>, _>(&self.acks)
+            .bind::<Bool, _>(self.kind == Kind::Read)
+            .bind::<Text, _>(event_type)
+            .bind::<BigInt, _>(outbox::event_time_ms())
+            .bind::<Array<Text>, _>(&self.event_ids)
+            .bind::<Array<Text>, _>(&self.ips)
+            .bind::<Array<Text>, _>(&self.platforms)
+            .load(conn)?)
+    }
+}
+
+/// One call's outcome from its rows (one per item, in seq order).
+fn outcome(conn: &mut PgConnection, call: &Call, rows: &[Row]) -> ApiResult<SeqOutcome> {
+    let gid = &call.group_id;
+    let reader = &call.reader;
+    let Some(first) = rows.first() else {
+        return Err(ApiError::Internal(anyhow::anyhow!("the receipt write returned no row for a call")));
+    };
+    if !first.group_found {
+        return Err(ApiError::GroupNotFound(gid.clone()));
+    }
+    if !first.enabled {
+        let types = config::load(conn)?.group_types;
+        config::require_type_enabled(&types, first.group_type.as_deref().unwrap_or_default(), gid)?;
+    }
+    if !first.is_member {
+        return Err(ApiError::forbidden(format!("{reader:?} is not a member of group {gid:?}")));
+    }
+    let mut changed = Vec::new();
+    let mut errors: SeqErrors = Vec::new();
+    for r in rows {
+        let seq = r.seq;
+        let refused = match r.code {
+            OK => None,
+            NOT_FOUND => Some(ApiError::ReceiptNotFound(format!("group {gid:?} has no message with MsgSeq {seq}"))),
+            NO_RECEIPT => Some(ApiError::ReceiptNotFound(format!(
+                "MsgSeq {seq} was sent without NeedReadReceipt, so it takes no receipts"
+            ))),
+            RECALLED => Some(ApiError::MsgRecalled(format!("MsgSeq {seq} was recalled and takes no receipts"))),
+            OWN => Some(ApiError::invalid(format!(
+                "{reader:?} sent MsgSeq {seq}; a sender does not acknowledge their own message"
+            ))),
+            NOT_ELIGIBLE => Some(ApiError::forbidden(format!(
+                "{reader:?} was not a member of group {gid:?} when MsgSeq {seq} was sent (joined after it), so is not one of its readers"
+            ))),
+            other => Some(ApiError::Internal(anyhow::anyhow!("unknown receipt verdict {other}"))),
+        };
+        match refused {
+            Some(e) => errors.push((seq, e)),
+            None if r.changed => changed.push(seq),
+            None => {}
+        }
+    }
+    if errors.len() == rows.len() {
+        return Err(errors.swap_remove(0).1);
+    }
+    Ok(SeqOutcome { changed, errors })
+}
+
+/// The coalesced write of one [`Kind`] of group receipt.
+pub struct Writer(pub Kind);
+
+impl crate::coalesce::Batch for Writer {
+    type Call = Call;
+    type Out = SeqOutcome;
+
+    fn family(&self) -> &'static str {
+        match self.0 {
+            Kind::Read => "group_read",
+            Kind::Delivered => "group_delivered",
+        }
+    }
+
+    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
+        write(conn, self.0, calls)
+    }
+}
