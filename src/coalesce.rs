@@ -139,6 +139,7 @@ impl<B: Batch> Coalescer<B> {
                 }
                 Err(_) => {
                     // One call broke the statement: each call alone, so only it fails.
+                    metrics.observe_write_split(self.batch.family());
                     for (call, reply) in calls.into_iter().zip(replies) {
                         let out = match self.batch.write(conn, std::slice::from_ref(&call)) {
                             Ok(mut outs) => outs.pop().unwrap_or_else(|| Err(missing())),

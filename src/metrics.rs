@@ -44,8 +44,8 @@ struct Inner {
     refusals: BTreeMap<&'static str, u64>,
     retention_removed: BTreeMap<&'static str, u64>,
     db_unavailable: BTreeMap<&'static str, u64>,
-    /// (batches, calls) written per receipt family.
-    write_batches: BTreeMap<&'static str, (u64, u64)>,
+    /// (batches, calls, batches split into single calls) per receipt family.
+    write_batches: BTreeMap<&'static str, (u64, u64, u64)>,
 }
 
 /// Counters and histograms, rendered in the Prometheus text format.
@@ -61,6 +61,13 @@ impl Metrics {
             let e = m.write_batches.entry(family).or_default();
             e.0 += 1;
             e.1 += calls as u64;
+        }
+    }
+
+    /// Records a batch that failed as a whole and was written again call by call.
+    pub fn observe_write_split(&self, family: &'static str) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.write_batches.entry(family).or_default().2 += 1;
         }
     }
 
@@ -134,12 +141,16 @@ impl Metrics {
             let _ = writeln!(out, "imreceipts_db_unavailable_total{{reason=\"{reason}\"}} {n}");
         }
         out.push_str("# TYPE imreceipts_write_batches_total counter\n");
-        for (family, (batches, _)) in &m.write_batches {
+        for (family, (batches, ..)) in &m.write_batches {
             let _ = writeln!(out, "imreceipts_write_batches_total{{family=\"{family}\"}} {batches}");
         }
         out.push_str("# TYPE imreceipts_write_batch_calls_total counter\n");
-        for (family, (_, calls)) in &m.write_batches {
+        for (family, (_, calls, _)) in &m.write_batches {
             let _ = writeln!(out, "imreceipts_write_batch_calls_total{{family=\"{family}\"}} {calls}");
+        }
+        out.push_str("# TYPE imreceipts_write_batch_splits_total counter\n");
+        for (family, (.., splits)) in &m.write_batches {
+            let _ = writeln!(out, "imreceipts_write_batch_splits_total{{family=\"{family}\"}} {splits}");
         }
         out.push_str("# TYPE imreceipts_webhook_queue_depth gauge\n");
         for (state, n) in queue {

@@ -4,6 +4,7 @@ mod helpers;
 mod receiver;
 mod schema;
 
+mod coalescing;
 mod compat;
 mod conformance;
 mod foundation;
