@@ -25,6 +25,9 @@ use anyhow::{Context, Result};
 use crate::settings::Settings;
 use crate::state::{AppIdentity, AppState};
 
+/// UserSigs remembered as verified (about 200 bytes each).
+const SIG_CACHE_CAPACITY: usize = 10_000;
+
 /// A built server: its bound port, the actix server handle and the background tasks.
 pub struct Application {
     port: u16,
@@ -77,6 +80,7 @@ impl Application {
             live: Arc::new(live::Hub::default()),
             db_slots: Arc::new(tokio::sync::Semaphore::new(settings.pool_size.max(1) as usize)),
             pool_wait,
+            sig_cache: Arc::new(usersig::VerifiedCache::new(SIG_CACHE_CAPACITY)),
             writers: Arc::new(coalesce::Writers::new(coalesce::Limits {
                 writers: settings.writers,
                 max_calls: settings.write_batch,

@@ -63,6 +63,8 @@ pub struct AppState {
     pub db_slots: Arc<tokio::sync::Semaphore>,
     /// How long a call waits for a database connection before it is refused with 60008.
     pub pool_wait: Duration,
+    /// UserSigs that verified, so reused sigs skip zlib and HMAC.
+    pub sig_cache: Arc<crate::usersig::VerifiedCache>,
     /// The coalesced receipt writes.
     pub writers: Arc<crate::coalesce::Writers>,
 }

@@ -111,6 +111,11 @@ pub fn decode(usersig: &str) -> Result<SigDoc, ApiError> {
 
 /// Verifies `usersig` for (`sdkappid`, `identifier`) at unix time `now`.
 pub fn verify(key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i64) -> Result<(), ApiError> {
+    verify_doc(key, sdkappid, identifier, usersig, now).map(|_| ())
+}
+
+/// [`verify`], returning the verified document.
+fn verify_doc(key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i64) -> Result<SigDoc, ApiError> {
     let doc = decode(usersig)?;
     if doc.sdkappid != sdkappid {
         return Err(ApiError::AppIdMismatch(doc.sdkappid));
@@ -122,14 +127,72 @@ pub fn verify(key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i6
     let mut m = mac(key);
     m.update(content(&doc.identifier, doc.sdkappid, doc.time, doc.expire, doc.userbuf.as_deref()).as_bytes());
     m.verify_slice(&expected).map_err(|_| ApiError::SigMismatch)?;
-    if doc.time > now.saturating_add(CLOCK_SKEW_SECS) {
-        return Err(ApiError::SigFromFuture(doc.time - now));
+    check_window(doc.time, doc.time.saturating_add(doc.expire), now)?;
+    Ok(doc)
+}
+
+/// Refuses a sig issued beyond the clock skew in the future, or expired.
+fn check_window(time: i64, expires_at: i64, now: i64) -> Result<(), ApiError> {
+    if time > now.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(ApiError::SigFromFuture(time - now));
     }
-    let expires_at = doc.time.saturating_add(doc.expire);
     if now > expires_at {
         return Err(ApiError::SigExpired(expires_at));
     }
     Ok(())
+}
+
+/// Verified UserSigs, so a client that reuses its sig does not pay zlib and HMAC per call.
+///
+/// Keyed by the exact (identifier, sig) pair that verified; a hit still checks the sig's
+/// validity window against the current time. Bounded: when full, expired entries go, and if
+/// none had expired the whole cache is dropped (it refills from the next calls).
+pub struct VerifiedCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, String), (i64, i64)>>,
+    capacity: usize,
+}
+
+impl VerifiedCache {
+    /// A cache of at most `capacity` sigs.
+    pub fn new(capacity: usize) -> VerifiedCache {
+        VerifiedCache { entries: Default::default(), capacity }
+    }
+
+    /// [`verify`], answered from the cache when this exact sig verified before.
+    pub fn verify(&self, key: &str, sdkappid: u64, identifier: &str, usersig: &str, now: i64) -> Result<(), ApiError> {
+        let cached = self.lock().get(&(identifier.to_string(), usersig.to_string())).copied();
+        if let Some((time, expires_at)) = cached {
+            return check_window(time, expires_at, now);
+        }
+        let doc = verify_doc(key, sdkappid, identifier, usersig, now)?;
+        if self.capacity > 0 {
+            let mut entries = self.lock();
+            if entries.len() >= self.capacity {
+                entries.retain(|_, (_, expires_at)| *expires_at >= now);
+                if entries.len() >= self.capacity {
+                    entries.clear();
+                }
+            }
+            entries
+                .insert((identifier.to_string(), usersig.to_string()), (doc.time, doc.time.saturating_add(doc.expire)));
+        }
+        Ok(())
+    }
+
+    /// How many sigs are cached.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no sig is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), (i64, i64)>> {
+        // The map stays consistent even if a holder panicked.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 #[cfg(test)]
@@ -197,5 +260,26 @@ mod tests {
             Compression::default(),
         );
         assert!(matches!(verify(KEY, 1400000000, "bob", &tampered, 1700000000), Err(ApiError::SigMismatch)));
+    }
+
+    #[test]
+    fn cached_sigs_still_expire_and_other_sigs_are_verified_in_full() {
+        let cache = VerifiedCache::new(2);
+        let sig = generate(KEY, 1400000000, "alice", 1_000, 100);
+        cache.verify(KEY, 1400000000, "alice", &sig, 1_050).unwrap();
+        assert_eq!(cache.len(), 1);
+        // A hit is still bound to the sig's window.
+        cache.verify(KEY, 1400000000, "alice", &sig, 1_099).unwrap();
+        assert!(matches!(cache.verify(KEY, 1400000000, "alice", &sig, 1_101), Err(ApiError::SigExpired(1_100))));
+        // The same sig under another identifier, or a sig of another key, is not a hit.
+        assert!(matches!(cache.verify(KEY, 1400000000, "bob", &sig, 1_050), Err(ApiError::IdentifierMismatch(..))));
+        let forged = generate("other key", 1400000000, "alice", 1_000, 100);
+        assert!(matches!(cache.verify(KEY, 1400000000, "alice", &forged, 1_050), Err(ApiError::SigMismatch)));
+        // Bounded: a full cache drops expired entries, then everything, before inserting.
+        for (i, who) in ["b", "c", "d"].iter().enumerate() {
+            let s = generate(KEY, 1400000000, who, 1_000 + i as i64, 100);
+            cache.verify(KEY, 1400000000, who, &s, 1_050).unwrap();
+            assert!(cache.len() <= 2);
+        }
     }
 }

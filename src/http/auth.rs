@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::usersig;
 use crate::webhooks::outbox::Origin;
 
 /// Values Tencent uses for a callback's `OptPlatform`.
@@ -101,7 +100,7 @@ pub fn parse_query(state: &AppState, raw: &str) -> Result<Query, ApiError> {
 
 /// Verifies the UserSig and decides whether the identifier is an admin.
 pub fn verify(state: &AppState, q: &Query, client_ip: String, now: i64) -> Result<Caller, ApiError> {
-    usersig::verify(&state.app.secret_key, state.app.sdkappid, &q.identifier, &q.usersig, now)?;
+    state.sig_cache.verify(&state.app.secret_key, state.app.sdkappid, &q.identifier, &q.usersig, now)?;
     Ok(Caller {
         identifier: q.identifier.clone(),
         is_admin: state.app.admins.iter().any(|a| a == &q.identifier),
