@@ -63,6 +63,8 @@ pub struct AppState {
     pub db_slots: Arc<tokio::sync::Semaphore>,
     /// How long a call waits for a database connection before it is refused with 60008.
     pub pool_wait: Duration,
+    /// What the operator console shows about this process.
+    pub console: Arc<crate::console::ConsoleInfo>,
 }
 
 impl AppState {
