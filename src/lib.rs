@@ -1,6 +1,7 @@
 //! imreceipts: delivery and read receipts behind a Tencent Cloud Chat compatible REST API.
 
 pub mod coalesce;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod embedded_pg;
@@ -61,6 +62,7 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("importing admin {admin:?}: {e}"))?;
             }
         }
+        let identity_admins = identity.admins.clone();
         let state = AppState {
             pool,
             app: Arc::new(identity),
@@ -85,9 +87,18 @@ impl Application {
                 writers: settings.writers,
                 max_calls: settings.write_batch,
             })),
+            console: Arc::new(console::ConsoleInfo::new(
+                settings,
+                &identity_admins,
+                &settings.database_url.as_deref().map_or_else(
+                    || format!("embedded PostgreSQL under {}", settings.data_dir.display()),
+                    console::describe_database_url,
+                ),
+            )),
         };
         let stop_live = Arc::new(std::sync::atomic::AtomicBool::new(false));
         live::spawn_listener(database_url.to_string(), state.live.clone(), stop_live.clone());
+        console::history::start_sampler(state.clone(), stop_live.clone());
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(state.clone());

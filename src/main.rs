@@ -54,7 +54,7 @@ fn serve(settings: Settings, ident: imreceipts::state::AppIdentity) -> Result<()
         let q = format!("sdkappid={sdkappid}&identifier={admin}&usersig={sig}&random=1&contenttype=json");
         // The banner is the one place that talks to a person on stdout.
         println!(
-            "\nimreceipts is listening on {base}\n  database:   {}\n  SDKAppID:   {sdkappid}\n  admin:      {admin}\n  UserSig:    {sig}\n\nTry:\n  curl -s '{base}/v4/im_open_login_svc/account_import?{q}' -d '{{\"UserID\":\"alice\"}}'\n",
+            "\nimreceipts is listening on {base}\n  console:    {base}/console (sign in as {admin} with the UserSig below)\n  database:   {}\n  SDKAppID:   {sdkappid}\n  admin:      {admin}\n  UserSig:    {sig}\n\nTry:\n  curl -s '{base}/v4/im_open_login_svc/account_import?{q}' -d '{{\"UserID\":\"alice\"}}'\n",
             if pg.is_some() { "embedded PostgreSQL (./var)" } else { "DATABASE_URL" }
         );
         app.run_until_stopped().await

@@ -52,6 +52,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// The last hour per minute, for the console's charts.
+    pub history: crate::console::history::History,
 }
 
 impl Metrics {
@@ -73,6 +75,9 @@ impl Metrics {
 
     /// Records one answered request.
     pub fn observe_request(&self, command: &str, code: u32, elapsed: Duration) {
+        if code == 0 && crate::console::history::is_receipt_command(command) {
+            self.history.count_receipt();
+        }
         if let Ok(mut m) = self.inner.lock() {
             *m.requests.entry((command.to_string(), code)).or_default() += 1;
             m.latency.entry(command.to_string()).or_default().observe(elapsed.as_secs_f64());
@@ -81,6 +86,7 @@ impl Metrics {
 
     /// Records one webhook attempt outcome (`success`, `retry`, `dead`, `gone`, `blocked`).
     pub fn observe_webhook(&self, outcome: &'static str, elapsed: Duration) {
+        self.history.count_webhook(outcome);
         if let Ok(mut m) = self.inner.lock() {
             *m.webhook_outcomes.entry(outcome).or_default() += 1;
             m.webhook_latency.observe(elapsed.as_secs_f64());

@@ -67,6 +67,8 @@ pub struct AppState {
     pub sig_cache: Arc<crate::usersig::VerifiedCache>,
     /// The coalesced receipt writes.
     pub writers: Arc<crate::coalesce::Writers>,
+    /// What the operator console shows about this process.
+    pub console: Arc<crate::console::ConsoleInfo>,
 }
 
 impl AppState {

@@ -10,6 +10,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        via -> Text,
+        action -> Text,
+        target -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     c2c_messages (id) {
         id -> Int8,
         msg_key -> Text,
@@ -35,6 +48,25 @@ diesel::table! {
         peer -> Text,
         read_time -> Int8,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_sessions (token_hash) {
+        token_hash -> Text,
+        identifier -> Text,
+        csrf_token -> Text,
+        flash -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_signin_failures (id) {
+        id -> Int8,
+        client_ip -> Text,
+        at -> Timestamptz,
     }
 }
 
@@ -206,8 +238,11 @@ diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    audit_log,
     c2c_messages,
     c2c_read_state,
+    console_sessions,
+    console_signin_failures,
     group_members,
     group_messages,
     group_receipts,

@@ -21,11 +21,84 @@ pub struct ReceiptConfig {
 }
 
 /// A partial update of [`ReceiptConfig`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ConfigUpdate {
     pub group_types: Option<Vec<String>>,
     pub request_roles: Option<String>,
     pub max_group_members: Option<i64>,
+}
+
+/// One setting that an update changed: its field name and old and new values as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingChange {
+    /// The REST field name, e.g. `GroupReceiptTypes`.
+    pub field: &'static str,
+    /// Before.
+    pub old: String,
+    /// After.
+    pub new: String,
+}
+
+/// The settings that differ between `old` and `new` (group types compared as sets).
+pub fn changes(old: &ReceiptConfig, new: &ReceiptConfig) -> Vec<SettingChange> {
+    let types = |c: &ReceiptConfig| {
+        // Listed in the console's order so the same set always reads the same.
+        let list: Vec<&str> =
+            RECEIPT_CAPABLE_TYPES.into_iter().filter(|t| c.group_types.iter().any(|g| g == t)).collect();
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+    let mut out = Vec::new();
+    if types(old) != types(new) {
+        out.push(SettingChange { field: "GroupReceiptTypes", old: types(old), new: types(new) });
+    }
+    if old.request_roles != new.request_roles {
+        out.push(SettingChange {
+            field: "GroupReceiptRequestRoles",
+            old: old.request_roles.clone(),
+            new: new.request_roles.clone(),
+        });
+    }
+    if old.max_group_members != new.max_group_members {
+        out.push(SettingChange {
+            field: "MaxReceiptGroupMembers",
+            old: old.max_group_members.to_string(),
+            new: new.max_group_members.to_string(),
+        });
+    }
+    out
+}
+
+/// [`update`], recording each changed setting in the audit log as made by `actor`; returns the
+/// new configuration and what changed (nothing is recorded for an update that changes nothing).
+pub fn update_audited(
+    conn: &mut PgConnection,
+    u: ConfigUpdate,
+    actor: &str,
+    via: super::audit::Via,
+) -> ApiResult<(ReceiptConfig, Vec<SettingChange>)> {
+    // Locked so two concurrent saves each record the old value they really replaced.
+    receipt_config::table.select(receipt_config::id).for_update().load::<i16>(conn)?;
+    let old = load(conn)?;
+    let new = update(conn, u)?;
+    let changed = changes(&old, &new);
+    for c in &changed {
+        super::audit::record(
+            conn,
+            &super::audit::Change {
+                actor,
+                via,
+                action: "receipt_config.update",
+                target: c.field,
+                old: Some(&c.old),
+                new: Some(&c.new),
+            },
+        )?;
+    }
+    Ok((new, changed))
 }
 
 /// Reads the configuration.

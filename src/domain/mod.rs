@@ -1,6 +1,7 @@
 //! Business rules as plain functions over a diesel connection; no HTTP types here.
 
 pub mod accounts;
+pub mod audit;
 pub mod c2c;
 pub mod c2c_acks;
 pub mod config;

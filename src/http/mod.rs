@@ -31,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v4/{service}/{command}", web::route().to(not_post))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics));
+        .route("/metrics", web::get().to(ops::metrics))
+        .configure(crate::console::configure);
 }
 
 fn service_of(name: &str) -> Service {

@@ -180,17 +180,15 @@ pub struct SetConfigRequest {
     max_receipt_group_members: Option<i64>,
 }
 
-pub async fn set_receipt_config(state: AppState, _: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
-    let cfg = state
+pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
+    let (cfg, _) = state
         .tx(move |c| {
-            config::update(
-                c,
-                ConfigUpdate {
-                    group_types: req.group_receipt_types.clone(),
-                    request_roles: req.group_receipt_request_roles.clone(),
-                    max_group_members: req.max_receipt_group_members,
-                },
-            )
+            let update = ConfigUpdate {
+                group_types: req.group_receipt_types.clone(),
+                request_roles: req.group_receipt_request_roles.clone(),
+                max_group_members: req.max_receipt_group_members,
+            };
+            config::update_audited(c, update, &caller.identifier, crate::domain::audit::Via::Rest)
         })
         .await?;
     Ok(cfg.into())

@@ -235,6 +235,7 @@ pub async fn list_deliveries(state: AppState, _: Caller, req: ListDeliveriesRequ
         since: req.since.map(|s| unix(s, "Since")).transpose()?,
         before_id,
         limit,
+        ..DeliveryFilter::default()
     };
     let (rows, finished) = state.db(move |c| deliveries::list(c, filter)).await?;
     let cursor = if finished { String::new() } else { rows.last().map(|d| d.id.to_string()).unwrap_or_default() };

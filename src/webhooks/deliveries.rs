@@ -444,6 +444,10 @@ pub struct DeliveryFilter {
     pub endpoint_id: Option<i64>,
     pub state: Option<DeliveryState>,
     pub since: Option<DateTime<Utc>>,
+    /// Only deliveries created before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only deliveries of this callback command.
+    pub event_type: Option<String>,
     /// Only ids below this (keyset cursor, newest first).
     pub before_id: Option<i64>,
     pub limit: i64,
@@ -484,6 +488,12 @@ pub fn list(conn: &mut PgConnection, f: DeliveryFilter) -> ApiResult<(Vec<Delive
     if let Some(t) = f.since {
         q = q.filter(webhook_deliveries::created_at.ge(t));
     }
+    if let Some(t) = f.until {
+        q = q.filter(webhook_deliveries::created_at.lt(t));
+    }
+    if let Some(c) = f.event_type {
+        q = q.filter(webhook_events::event_type.eq(c));
+    }
     if let Some(b) = f.before_id {
         q = q.filter(webhook_deliveries::id.lt(b));
     }
@@ -515,6 +525,114 @@ pub fn delivery(conn: &mut PgConnection, id: i64) -> ApiResult<(DeliveryView, Ve
         ))
         .load(conn)?;
     Ok((view, body, attempts))
+}
+
+/// How one endpoint has been doing: attempts since a time and its queue now.
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct EndpointHealth {
+    #[diesel(sql_type = BigInt)]
+    pub endpoint_id: i64,
+    /// Attempts started since the window's start.
+    #[diesel(sql_type = BigInt)]
+    pub attempts: i64,
+    /// Of those, answered 2xx.
+    #[diesel(sql_type = BigInt)]
+    pub succeeded: i64,
+    /// The newest failed attempt's error (or `HTTP <status>`), at any time.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub last_error_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    #[diesel(sql_type = BigInt)]
+    pub in_flight: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paused: i64,
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
+}
+
+/// Health of every endpoint (oldest endpoint first), attempts counted since `since`.
+pub fn endpoint_health(conn: &mut PgConnection, since: DateTime<Utc>) -> ApiResult<Vec<EndpointHealth>> {
+    Ok(crate::db::cached(concat!(
+        "WITH a AS (SELECT d.endpoint_id, count(*) AS attempts,
+                           count(*) FILTER (WHERE a.status_code BETWEEN 200 AND 299) AS succeeded
+                      FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+                     WHERE a.started_at >= $1 GROUP BY d.endpoint_id),
+              q AS (SELECT endpoint_id,
+                           count(*) FILTER (WHERE state = ",
+        code!(Pending),
+        ") AS pending, count(*) FILTER (WHERE state = ",
+        code!(InFlight),
+        ") AS in_flight, count(*) FILTER (WHERE state = ",
+        code!(Paused),
+        ") AS paused, count(*) FILTER (WHERE state = ",
+        code!(Dead),
+        ") AS dead
+                      FROM webhook_deliveries WHERE state <> ",
+        code!(Succeeded),
+        " GROUP BY endpoint_id)
+         SELECT e.id AS endpoint_id, coalesce(a.attempts, 0) AS attempts, coalesce(a.succeeded, 0) AS succeeded,
+                f.error AS last_error, f.started_at AS last_error_at,
+                coalesce(q.pending, 0) AS pending, coalesce(q.in_flight, 0) AS in_flight,
+                coalesce(q.paused, 0) AS paused, coalesce(q.dead, 0) AS dead
+           FROM webhook_endpoints e
+           LEFT JOIN a ON a.endpoint_id = e.id
+           LEFT JOIN q ON q.endpoint_id = e.id
+           LEFT JOIN LATERAL (
+                SELECT coalesce(x.error, 'HTTP ' || x.status_code) AS error, x.started_at
+                  FROM webhook_deliveries d JOIN webhook_attempts x ON x.delivery_id = d.id
+                 WHERE d.endpoint_id = e.id AND NOT coalesce(x.status_code BETWEEN 200 AND 299, false)
+                 ORDER BY x.id DESC LIMIT 1) f ON true
+          ORDER BY e.id"
+    ))
+    .bind::<Timestamptz, _>(since)
+    .load(conn)?)
+}
+
+/// One recent attempt's outcome, for rebuilding an endpoint's circuit breaker.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct RecentAttempt {
+    #[diesel(sql_type = BigInt)]
+    pub endpoint_id: i64,
+    /// When the attempt finished.
+    #[diesel(sql_type = Timestamptz)]
+    pub finished_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    pub success: bool,
+}
+
+/// Up to `per_endpoint` newest attempts of each endpoint since `since`, oldest first.
+pub fn recent_attempts(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+    per_endpoint: i64,
+) -> ApiResult<Vec<RecentAttempt>> {
+    Ok(crate::db::cached(
+        "SELECT endpoint_id, finished_at, success FROM (
+            SELECT d.endpoint_id, a.started_at + make_interval(secs => a.latency_ms / 1000.0) AS finished_at,
+                   coalesce(a.status_code BETWEEN 200 AND 299, false) AS success,
+                   row_number() OVER (PARTITION BY d.endpoint_id ORDER BY a.id DESC) AS n, a.id
+              FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+             WHERE a.started_at >= $1) r
+          WHERE n <= $2 ORDER BY endpoint_id, id",
+    )
+    .bind::<Timestamptz, _>(since)
+    .bind::<BigInt, _>(per_endpoint)
+    .load(conn)?)
+}
+
+/// Deliveries not finished (pending, in flight or paused), all endpoints together.
+pub fn queue_depth(conn: &mut PgConnection) -> ApiResult<i64> {
+    Ok(webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq_any([
+            DeliveryState::Pending,
+            DeliveryState::InFlight,
+            DeliveryState::Paused,
+        ]))
+        .count()
+        .get_result(conn)?)
 }
 
 #[cfg(test)]

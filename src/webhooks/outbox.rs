@@ -81,3 +81,34 @@ pub fn enqueue(conn: &mut PgConnection, origin: &Origin, event_type: &str, paylo
     }
     Ok(queued)
 }
+
+/// Stores `payload` for endpoint `endpoint_id` alone, whatever it subscribes to and even when
+/// disabled (then the delivery waits, paused): the console's "send a test event". Returns 1.
+pub fn enqueue_to(
+    conn: &mut PgConnection,
+    endpoint_id: i64,
+    origin: &Origin,
+    event_type: &str,
+    payload: &Value,
+) -> ApiResult<usize> {
+    let body = serde_json::to_vec(payload)?;
+    let queued = crate::db::cached(
+        "WITH ep AS (SELECT id, enabled FROM webhook_endpoints WHERE id = $6),
+              ev AS (INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
+                     SELECT $2, $1, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
+         INSERT INTO webhook_deliveries (event_id, endpoint_id, state)
+         SELECT ev.id, ep.id, CASE WHEN ep.enabled THEN 0 ELSE 4 END FROM ev, ep",
+    )
+    .bind::<Text, _>(event_type)
+    .bind::<Text, _>(new_event_id())
+    .bind::<Bytea, _>(body)
+    .bind::<Text, _>(&origin.client_ip)
+    .bind::<Text, _>(&origin.platform)
+    .bind::<diesel::sql_types::BigInt, _>(endpoint_id)
+    .execute(conn)?;
+    if queued == 0 {
+        return Err(crate::error::ApiError::invalid(format!("EndpointId {endpoint_id} does not exist")));
+    }
+    crate::db::cached(NOTIFY).execute(conn)?;
+    Ok(queued)
+}

@@ -148,6 +148,16 @@ impl Breaker {
     pub fn allows(&self, now: Instant) -> bool {
         self.open_until.is_none_or(|until| now >= until)
     }
+
+    /// Until when the breaker refuses deliveries, if it is open at `now`.
+    pub fn open_until(&self, now: Instant) -> Option<Instant> {
+        self.open_until.filter(|until| now < *until)
+    }
+
+    /// Whether it is half-open at `now`: its open period is over and no success has closed it.
+    pub fn is_half_open(&self, now: Instant) -> bool {
+        self.open_until.is_some_and(|until| now >= until)
+    }
 }
 
 #[cfg(test)]
