@@ -92,10 +92,10 @@ impl AppState {
         let deadline = Instant::now() + self.pool_wait;
         // A saturated pool refuses after a bounded wait instead of queueing without end.
         let Ok(Ok(permit)) = tokio::time::timeout(self.pool_wait, self.db_slots.clone().acquire_owned()).await else {
-            return Err(self.unavailable(Unavailable::PoolExhausted));
+            return Err(ApiError::DbUnavailable(Unavailable::PoolExhausted));
         };
         let pool = self.pool.clone();
-        let res = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             // Holding a permit means a connection is free unless none can be opened.
@@ -119,17 +119,7 @@ impl AppState {
             }
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-        if let Err(ApiError::DbUnavailable(why)) = &res {
-            self.metrics.observe_db_unavailable(why.label());
-        }
-        res
-    }
-
-    /// A refusal for `why`, counted in /metrics.
-    fn unavailable(&self, why: Unavailable) -> ApiError {
-        self.metrics.observe_db_unavailable(why.label());
-        ApiError::DbUnavailable(why)
+        .map_err(|e| ApiError::Internal(e.into()))?
     }
 
     /// Runs `f` inside one transaction, retrying serialization failures and deadlocks.

@@ -84,8 +84,11 @@ async fn dispatch(
     let (service, command) = path.into_inner();
     let svc = service_of(&service);
     let result = handle(&state, &req, &service, &command, payload).await;
-    if let Err(ApiError::Internal(cause)) = &result {
-        tracing::error!(%service, %command, error = ?cause, "internal error");
+    match &result {
+        Err(ApiError::Internal(cause)) => tracing::error!(%service, %command, error = ?cause, "internal error"),
+        // Counted per call answered, however many calls one failed batch write carried.
+        Err(ApiError::DbUnavailable(why)) => state.metrics.observe_db_unavailable(why.label()),
+        _ => {}
     }
     let code = result.as_ref().err().map(|e| e.code(svc)).unwrap_or(0);
     let elapsed = started.elapsed();

@@ -18,6 +18,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             crate::db::migrations_applied(c).map_err(crate::error::ApiError::Internal)
         })
         .await;
+    if let Err(crate::error::ApiError::DbUnavailable(why)) = &ready {
+        state.metrics.observe_db_unavailable(why.label());
+    }
     match ready {
         Ok(true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Ok(false) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "migrations pending"})),
