@@ -43,8 +43,11 @@ items AS (
               WHEN NOT m.need_receipt THEN 2
               WHEN m.recalled_at IS NOT NULL THEN 3
               ELSE 0 END AS code
-    FROM input i LEFT JOIN c2c_messages m
-      ON i.precheck = 0 AND m.from_account = i.sender AND m.to_account = i.reader AND m.msg_key = i.msg_key),
+    FROM input i
+    -- LATERAL with LIMIT keeps a lookup by key per item, whatever the generic plan thinks.
+    LEFT JOIN LATERAL (SELECT * FROM c2c_messages m
+                        WHERE i.precheck = 0 AND m.from_account = i.sender AND m.to_account = i.reader
+                          AND m.msg_key = i.msg_key LIMIT 1) m ON true),
 good AS (
   SELECT it.*, min(it.call) OVER (PARTITION BY it.id) AS winner
     FROM items it JOIN calls c USING (call)

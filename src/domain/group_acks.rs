@@ -50,7 +50,7 @@ calls AS (
          EXISTS (SELECT 1 FROM group_members m
                   WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL) AS is_member
     FROM (SELECT DISTINCT call, gid, reader FROM input) c
-    LEFT JOIN groups g ON g.group_id = c.gid),
+    LEFT JOIN LATERAL (SELECT * FROM groups g WHERE g.group_id = c.gid LIMIT 1) g ON true),
 items AS (
   SELECT i.call, i.gid, i.reader, i.seq, i.ack,
          CASE WHEN m.msg_seq IS NULL THEN 1
@@ -60,7 +60,11 @@ items AS (
               WHEN NOT EXISTS (SELECT 1 FROM group_members s WHERE s.group_id = i.gid AND s.user_id = i.reader
                                  AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq) THEN 5
               ELSE 0 END AS code
-    FROM input i LEFT JOIN group_messages m ON m.group_id = i.gid AND m.msg_seq = i.seq),
+    FROM input i
+    -- LATERAL with LIMIT keeps a lookup by key per item: a generic plan would otherwise
+    -- hash-join the whole table.
+    LEFT JOIN LATERAL (SELECT * FROM group_messages m
+                        WHERE m.group_id = i.gid AND m.msg_seq = i.seq LIMIT 1) m ON true),
 good AS (
   SELECT it.call, it.gid, it.reader, it.seq, it.ack,
          min(it.call) OVER (PARTITION BY it.gid, it.seq, it.reader) AS winner
