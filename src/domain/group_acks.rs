@@ -9,6 +9,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text};
 use diesel::PgConnection;
+use std::collections::HashSet;
 
 use crate::domain::config;
 use crate::domain::group_receipts::{SeqErrors, SeqOutcome};
@@ -47,10 +48,13 @@ WITH input AS (
 calls AS (
   SELECT c.call, c.gid, c.reader, g.group_type, g.group_id IS NOT NULL AS group_found,
          coalesce(g.group_type = ANY((SELECT group_types FROM receipt_config LIMIT 1)::text[]), false) AS enabled,
-         EXISTS (SELECT 1 FROM group_members m
-                  WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL) AS is_member
+         mm.user_id IS NOT NULL AS is_member
     FROM (SELECT DISTINCT call, gid, reader FROM input) c
-    LEFT JOIN LATERAL (SELECT * FROM groups g WHERE g.group_id = c.gid LIMIT 1) g ON true),
+    -- LATERAL with LIMIT keeps every lookup an index probe: with a generic plan's estimates
+    -- PostgreSQL would otherwise hash whole tables.
+    LEFT JOIN LATERAL (SELECT * FROM groups g WHERE g.group_id = c.gid LIMIT 1) g ON true
+    LEFT JOIN LATERAL (SELECT m.user_id FROM group_members m
+                        WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL LIMIT 1) mm ON true),
 items AS (
   SELECT i.call, i.gid, i.reader, i.seq, i.ack,
          CASE WHEN m.msg_seq IS NULL THEN 1
@@ -61,56 +65,55 @@ items AS (
                                  AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq) THEN 5
               ELSE 0 END AS code
     FROM input i
-    -- LATERAL with LIMIT keeps a lookup by key per item: a generic plan would otherwise
-    -- hash-join the whole table.
     LEFT JOIN LATERAL (SELECT * FROM group_messages m
                         WHERE m.group_id = i.gid AND m.msg_seq = i.seq LIMIT 1) m ON true),
+-- The same reader in two calls of one batch: the first call writes, as if they ran in order.
 good AS (
   SELECT it.call, it.gid, it.reader, it.seq, it.ack,
          min(it.call) OVER (PARTITION BY it.gid, it.seq, it.reader) AS winner
     FROM items it JOIN calls c USING (call)
-   WHERE it.code = 0 AND c.group_found AND c.enabled AND c.is_member),
--- Locked in (group, seq) order so that concurrent writers cannot deadlock; the conditions are
--- checked again on the locked row versions.
+   WHERE it.code = 0 AND c.group_found AND c.enabled AND c.is_member
+   ORDER BY it.gid, it.seq, it.reader),
+-- Messages are locked in (group, seq) order, so concurrent writers cannot deadlock; the
+-- conditions are checked again on the locked row versions.
 locked AS (
-  SELECT m.group_id, m.msg_seq FROM group_messages m
-   WHERE (m.group_id, m.msg_seq) IN (SELECT gid, seq FROM good) AND m.need_receipt AND m.recalled_at IS NULL
-   ORDER BY m.group_id, m.msg_seq FOR NO KEY UPDATE),
--- The same reader in two calls of one batch: the first call writes, as if they ran in order.
+  SELECT g.gid, g.seq, g.reader, g.ack FROM good g
+   CROSS JOIN LATERAL (SELECT 1 FROM group_messages m
+                        WHERE m.group_id = g.gid AND m.msg_seq = g.seq AND m.need_receipt AND m.recalled_at IS NULL
+                        FOR NO KEY UPDATE) l
+   WHERE g.call = g.winner),
 up AS (
   INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
-  SELECT g.gid, g.seq, g.reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN g.ack END
-    FROM good g JOIN locked l ON l.group_id = g.gid AND l.msg_seq = g.seq
-   WHERE g.call = g.winner
-   ORDER BY g.gid, g.seq, g.reader
+  SELECT gid, seq, reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN ack END FROM locked
   ON CONFLICT (group_id, msg_seq, reader)
     DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE $6 AND r.read_at IS NULL
-  RETURNING r.group_id, r.msg_seq, r.reader, (r.xmax = 0) AS inserted),
+  RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, (r.xmax = 0) AS inserted),
+-- Per message, with its new readers carried along, so nothing below joins two CTEs.
 agg AS (
-  SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins
+  SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins,
+         array_agg(reader) AS readers, array_agg(ack_content) AS acks
     FROM up GROUP BY group_id, msg_seq),
 changed AS (
   UPDATE group_messages m
      SET read_count = m.read_count + CASE WHEN $6 THEN agg.n ELSE 0 END,
          delivered_count = m.delivered_count + agg.ins
     FROM agg WHERE m.group_id = agg.group_id AND m.msg_seq = agg.msg_seq
-  RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count),
+  RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, agg.readers, agg.acks),
 won AS (
-  SELECT g.call, g.gid, g.reader, g.seq, g.ack, ch.from_account, ch.read_count, ch.eligible_count
-    FROM good g
-    JOIN up ON up.group_id = g.gid AND up.msg_seq = g.seq AND up.reader = g.reader AND g.call = g.winner
-    JOIN changed ch ON ch.group_id = g.gid AND ch.msg_seq = g.seq),
+  SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack
+    FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks) AS u(reader, ack)),
 notify AS (
   INSERT INTO user_events (user_id, event_type, payload)
   SELECT from_account, $7,
          jsonb_build_object('GroupId', gid, 'Member_Account', reader, 'MsgSeqList', jsonb_agg(seq ORDER BY seq))
-    FROM won GROUP BY call, gid, reader, from_account),
+    FROM won GROUP BY gid, reader, from_account),
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
 hook AS (
-  SELECT w.call, json_build_object(
-           'CallbackCommand', 'Group.CallbackAfterReadReceipt', 'GroupId', w.gid, 'Type', c.group_type,
+  SELECT w.gid, w.reader, json_build_object(
+           'CallbackCommand', 'Group.CallbackAfterReadReceipt', 'GroupId', w.gid,
+           'Type', (SELECT g.group_type FROM groups g WHERE g.group_id = w.gid),
            'GroupMsgReceiptList', json_agg(json_build_object(
                'MsgSeq', w.seq, 'ReadNum', w.read_count,
                'UnreadNum', greatest(w.eligible_count - w.read_count - (
@@ -124,25 +127,31 @@ hook AS (
                    ELSE json_build_object('Member_Account', w.reader, 'AckContent', w.ack) END))
              ORDER BY w.seq),
            'EventTime', $8::int8) AS body
-    FROM won w JOIN calls c USING (call)
+    FROM won w
    WHERE EXISTS (SELECT 1 FROM subs)
-   GROUP BY w.call, w.gid, c.group_type),
+   GROUP BY w.gid, w.reader),
+-- The event takes the id and origin of the first call of that reader in that group.
 ev AS (
   INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
   SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
     FROM hook h
-    JOIN unnest($9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
-      ON o.n - 1 = h.call
+    CROSS JOIN LATERAL (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+                                   AS o(public_id, client_ip, platform, gid, reader)
+                         WHERE o.gid = h.gid AND o.reader = h.reader LIMIT 1) o
   RETURNING id),
 queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
-SELECT it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
-       EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.seq = it.seq) AS changed,
+SELECT 0 AS kind, it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
+       NULL::text AS gid, NULL::text AS reader,
        (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke
   FROM items it JOIN calls c USING (call)
- ORDER BY it.call, it.seq";
+UNION ALL
+SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false FROM won";
 
 #[derive(QueryableByName, Debug)]
 struct Row {
+    /// 0: an item's verdict; 1: a receipt written (gid, reader, seq).
+    #[diesel(sql_type = Int4)]
+    kind: i32,
     #[diesel(sql_type = Int4)]
     call: i32,
     #[diesel(sql_type = BigInt)]
@@ -157,8 +166,10 @@ struct Row {
     is_member: bool,
     #[diesel(sql_type = Int4)]
     code: i32,
-    #[diesel(sql_type = Bool)]
-    changed: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    gid: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    reader: Option<String>,
 }
 
 /// Writes the receipts of `calls` in one statement; each call gets its own outcome (a call
@@ -167,12 +178,20 @@ struct Row {
 pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
     let input = Input::new(kind, calls)?;
     let rows = input.run(conn)?;
+    let (mut verdicts, written): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.kind == 0);
+    verdicts.sort_by_key(|r| (r.call, r.seq));
+    let written: HashSet<(String, String, i64)> =
+        written.into_iter().map(|r| (r.gid.unwrap_or_default(), r.reader.unwrap_or_default(), r.seq)).collect();
+    // A receipt written for a (group, reader, seq) named by several calls belongs to the first.
+    let mut claimed: HashSet<(&str, &str, i64)> = HashSet::new();
     let mut out = Vec::with_capacity(calls.len());
-    let mut rows = rows.into_iter().peekable();
+    let mut verdicts = verdicts.into_iter().peekable();
     for (i, c) in calls.iter().enumerate() {
         let mut mine = Vec::new();
-        while let Some(r) = rows.next_if(|r| r.call as usize == i) {
-            mine.push(r);
+        while let Some(r) = verdicts.next_if(|r| r.call as usize == i) {
+            let key = (c.group_id.as_str(), c.reader.as_str(), r.seq);
+            let changed = written.contains(&(c.group_id.clone(), c.reader.clone(), r.seq)) && claimed.insert(key);
+            mine.push((r, changed));
         }
         out.push(outcome(conn, c, &mine));
     }
@@ -190,6 +209,8 @@ struct Input<'a> {
     event_ids: Vec<String>,
     ips: Vec<&'a str>,
     platforms: Vec<&'a str>,
+    call_gids: Vec<&'a str>,
+    call_readers: Vec<&'a str>,
 }
 
 impl<'a> Input<'a> {
@@ -204,6 +225,8 @@ impl<'a> Input<'a> {
             event_ids: calls.iter().map(|_| outbox::new_event_id()).collect(),
             ips: calls.iter().map(|c| c.origin.client_ip.as_str()).collect(),
             platforms: calls.iter().map(|c| c.origin.platform.as_str()).collect(),
+            call_gids: calls.iter().map(|c| c.group_id.as_str()).collect(),
+            call_readers: calls.iter().map(|c| c.reader.as_str()).collect(),
         };
         for (i, c) in calls.iter().enumerate() {
             let i = i32::try_from(i).map_err(|_| ApiError::invalid("too many calls in one batch"))?;
@@ -235,15 +258,17 @@ impl<'a> Input<'a> {
             .bind::<Array<Text>, _>(&self.event_ids)
             .bind::<Array<Text>, _>(&self.ips)
             .bind::<Array<Text>, _>(&self.platforms)
+            .bind::<Array<Text>, _>(&self.call_gids)
+            .bind::<Array<Text>, _>(&self.call_readers)
             .load(conn)?)
     }
 }
 
 /// One call's outcome from its rows (one per item, in seq order).
-fn outcome(conn: &mut PgConnection, call: &Call, rows: &[Row]) -> ApiResult<SeqOutcome> {
+fn outcome(conn: &mut PgConnection, call: &Call, rows: &[(Row, bool)]) -> ApiResult<SeqOutcome> {
     let gid = &call.group_id;
     let reader = &call.reader;
-    let Some(first) = rows.first() else {
+    let Some((first, _)) = rows.first() else {
         return Err(ApiError::Internal(anyhow::anyhow!("the receipt write returned no row for a call")));
     };
     if !first.group_found {
@@ -258,7 +283,7 @@ fn outcome(conn: &mut PgConnection, call: &Call, rows: &[Row]) -> ApiResult<SeqO
     }
     let mut changed = Vec::new();
     let mut errors: SeqErrors = Vec::new();
-    for r in rows {
+    for (r, changed_here) in rows {
         let seq = r.seq;
         let refused = match r.code {
             OK => None,
@@ -277,7 +302,7 @@ fn outcome(conn: &mut PgConnection, call: &Call, rows: &[Row]) -> ApiResult<SeqO
         };
         match refused {
             Some(e) => errors.push((seq, e)),
-            None if r.changed => changed.push(seq),
+            None if *changed_here => changed.push(seq),
             None => {}
         }
     }
