@@ -13,6 +13,26 @@ use tokio::sync::Notify;
 /// The NOTIFY channel of the `user_events_notify` trigger.
 pub const CHANNEL: &str = "imreceipts_user_events";
 
+/// Wakes the streams of `users` (in every process) for notifications that have committed:
+/// the hot receipt writes send their NOTIFY after their commit, in a transaction of its own
+/// without writes, instead of holding PostgreSQL's global notify lock through their commit.
+/// A failure only delays those streams until their next wake, so it is logged, not returned.
+pub fn wake_after_commit(conn: &mut PgConnection, users: &[String]) {
+    if users.is_empty() {
+        return;
+    }
+    let list = users.join("\n");
+    // The same limit as the trigger's: longer payloads wake every stream.
+    let payload = if list.len() > 7000 { "*".to_string() } else { list };
+    let sent = crate::db::cached("SELECT pg_notify($1, $2) IS NULL AS sent")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(&payload)
+        .execute(conn);
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "waking event streams after a receipt write failed");
+    }
+}
+
 /// Open streams by user.
 #[derive(Default)]
 pub struct Hub {

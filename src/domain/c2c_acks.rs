@@ -93,7 +93,8 @@ ev AS (
 queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
 SELECT it.call, it.idx, c.reader_found, c.sender_found, it.code,
        EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.id = it.id) AS changed,
-       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke
+       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
+       (SELECT array_agg(DISTINCT sender) FROM won) AS wake
   FROM items it JOIN calls c USING (call)
  ORDER BY it.call, it.idx";
 
@@ -111,6 +112,9 @@ struct Row {
     code: i32,
     #[diesel(sql_type = Bool)]
     changed: bool,
+    /// The senders whose streams the write concerns.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Array<Text>>)]
+    wake: Option<Vec<String>>,
 }
 
 /// Checks a call's shape (1..=30 items); the items themselves are checked by [`write`].
@@ -129,6 +133,8 @@ pub fn check_call(call: &Call) -> ApiResult<()> {
 pub fn write(conn: &mut PgConnection, ack: Ack, calls: &[Call]) -> ApiResult<Vec<ApiResult<AckOutcome>>> {
     let input = Input::new(ack, calls)?;
     let rows = input.run(conn)?;
+    // Outside a transaction: the statement has committed when it returns.
+    crate::live::wake_after_commit(conn, &rows.iter().find_map(|r| r.wake.clone()).unwrap_or_default());
     let mut rows = rows.into_iter().peekable();
     let mut out = Vec::with_capacity(calls.len());
     for (i, c) in calls.iter().enumerate() {

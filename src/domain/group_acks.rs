@@ -142,10 +142,11 @@ ev AS (
 queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
 SELECT 0 AS kind, it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
        NULL::text AS gid, NULL::text AS reader,
-       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke
+       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
+       (SELECT array_agg(DISTINCT from_account) FROM won) AS wake
   FROM items it JOIN calls c USING (call)
 UNION ALL
-SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false FROM won";
+SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false, NULL FROM won";
 
 #[derive(QueryableByName, Debug)]
 struct Row {
@@ -170,15 +171,26 @@ struct Row {
     gid: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     reader: Option<String>,
+    /// The senders whose streams the write concerns (on verdict rows).
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    wake: Option<Vec<String>>,
+}
+
+/// What a write did: each call's outcome, and the senders whose open streams must be woken
+/// once it has committed ([`crate::live::wake_after_commit`]).
+pub struct Written {
+    pub outcomes: Vec<ApiResult<SeqOutcome>>,
+    pub wake: Vec<String>,
 }
 
 /// Writes the receipts of `calls` in one statement; each call gets its own outcome (a call
 /// whose items are all refused fails with the first item's error). An `Err` means the
 /// statement itself failed (a database error): nothing of any call was written.
-pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
+pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Written> {
     let input = Input::new(kind, calls)?;
     let rows = input.run(conn)?;
     let (mut verdicts, written): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.kind == 0);
+    let wake = verdicts.iter().find_map(|r| r.wake.clone()).unwrap_or_default();
     verdicts.sort_by_key(|r| (r.call, r.seq));
     let written: HashSet<(String, String, i64)> =
         written.into_iter().map(|r| (r.gid.unwrap_or_default(), r.reader.unwrap_or_default(), r.seq)).collect();
@@ -195,7 +207,7 @@ pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<V
         }
         out.push(outcome(conn, c, &mine));
     }
-    Ok(out)
+    Ok(Written { outcomes: out, wake })
 }
 
 /// The write's parameters: one entry per item, and per call.
@@ -327,6 +339,9 @@ impl crate::coalesce::Batch for Writer {
     }
 
     fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
-        write(conn, self.0, calls)
+        // Outside a transaction: the statement has committed when it returns.
+        let written = write(conn, self.0, calls)?;
+        crate::live::wake_after_commit(conn, &written.wake);
+        Ok(written.outcomes)
     }
 }

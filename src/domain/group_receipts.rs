@@ -178,6 +178,7 @@ pub fn read_report_in_batches(
         let step =
             crate::db::transaction(conn, |c| read_report_batch(c, origin, group_id, reader, up_to, after, batch))?;
         changed.extend(step.changed);
+        crate::live::wake_after_commit(conn, &step.wake);
         match step.next {
             Some(next) => after = Some(next),
             None => return Ok((step.watermark, changed)),
@@ -191,6 +192,8 @@ struct BatchStep {
     /// Where the next batch starts; `None` when the read is complete.
     next: Option<i64>,
     watermark: i64,
+    /// Senders whose streams to wake once the batch committed.
+    wake: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -229,7 +232,7 @@ fn read_report_batch(
         }
     };
     if up_to <= from {
-        return Ok(BatchStep { changed: Vec::new(), next: None, watermark });
+        return Ok(BatchStep { changed: Vec::new(), next: None, watermark, wake: Vec::new() });
     }
     // Lock the candidates in seq order (same order as per-message receipts).
     let rows: Vec<SeqRow> = crate::db::cached(
@@ -264,7 +267,8 @@ fn read_report_batch(
         })
         .collect();
     let mut changed = Vec::new();
-    for outcome in group_acks::write(conn, Kind::Read, &calls)? {
+    let written = group_acks::write(conn, Kind::Read, &calls)?;
+    for outcome in written.outcomes {
         changed.extend(outcome?.changed);
     }
     // Watermarks move with the progress, so an interrupted read resumes where it stopped.
@@ -276,7 +280,7 @@ fn read_report_batch(
     .bind::<Text, _>(reader)
     .bind::<BigInt, _>(reached)
     .execute(conn)?;
-    Ok(BatchStep { changed, next: full.then_some(reached), watermark })
+    Ok(BatchStep { changed, next: full.then_some(reached), watermark, wake: written.wake })
 }
 
 /// Counts of one message.
