@@ -49,10 +49,15 @@ impl diesel::r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Conn, Self::Error> {
         let mut pg = self.0.connect()?;
-        // Every query here is short; PostgreSQL's JIT would compile the receipt write (whose
-        // estimate crosses jit_above_cost on an unanalysed table) for hundreds of ms per plan.
-        diesel::RunQueryDsl::execute(diesel::sql_query("SET jit = off"), &mut pg)
-            .map_err(diesel::r2d2::Error::QueryError)?;
+        // Every query here is a short keyed lookup or write, written to plan well generically.
+        // Left to itself PostgreSQL re-plans the receipt write on every call (its custom plans
+        // look cheaper than the generic one), costing more than executing it, and its JIT would
+        // compile that plan (its estimate crosses jit_above_cost) for hundreds of ms.
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SET jit = off; SET plan_cache_mode = force_generic_plan"),
+            &mut pg,
+        )
+        .map_err(diesel::r2d2::Error::QueryError)?;
         Ok(Conn { pg, lost: false })
     }
 
