@@ -53,9 +53,9 @@ impl diesel::r2d2::ManageConnection for Manager {
         // Left to itself PostgreSQL re-plans the receipt write on every call (its custom plans
         // look cheaper than the generic one), costing more than executing it, and its JIT would
         // compile that plan (its estimate crosses jit_above_cost) for hundreds of ms.
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SET jit = off; SET plan_cache_mode = force_generic_plan"),
+        diesel::connection::SimpleConnection::batch_execute(
             &mut pg,
+            "SET jit = off; SET plan_cache_mode = force_generic_plan",
         )
         .map_err(diesel::r2d2::Error::QueryError)?;
         Ok(Conn { pg, lost: false })
