@@ -29,6 +29,11 @@ pub fn unwatch_server(pid: u32) {
     SERVER_PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
 }
 
+/// CPU seconds (user + system, all threads) process `pid` has used so far.
+pub fn process_seconds(pid: u32) -> Option<f64> {
+    proc_stat(pid).map(|p| p.secs)
+}
+
 /// Attributes PostgreSQL CPU to the cluster listening on `port` only (other clusters on the
 /// machine, such as a test suite's, are then counted as "other").
 pub fn watch_postgres(port: u16) {

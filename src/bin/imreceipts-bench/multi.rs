@@ -1,6 +1,7 @@
-//! S8's second server: this same binary re-run as `imreceipts-bench serve`, a separate process
+//! A second server: this same binary re-run as `imreceipts-bench serve`, a separate process
 //! running `imreceipts::Application` with the server's own settings parsing (environment
-//! variables, library defaults), on the in-process server's database.
+//! variables, library defaults), on the in-process server's database. S8 splits its load over
+//! both; S7 holds its streams on one with no background work, so what they cost is its own.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub struct Spec<'a> {
     pub secret_key: &'a str,
     pub secrets_key: &'a str,
     pub admin: &'a str,
+    /// More environment variables (settings) for it.
+    pub env: Vec<(&'a str, &'a str)>,
 }
 
 /// A second server process.
@@ -60,6 +63,7 @@ impl Second {
             .env("IMRECEIPTS_ADMINS", spec.admin)
             .env("IMRECEIPTS_WEBHOOK_ALLOW_LOOPBACK", "true")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(spec.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

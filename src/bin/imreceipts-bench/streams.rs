@@ -1,6 +1,8 @@
-//! S7: many open event streams. First what they cost while idle (server and PostgreSQL CPU,
-//! database transactions, against an equally long window without them), then how fast a
-//! receipt reaches its sender's stream while they are all open and receipts arrive open loop.
+//! S7: many open event streams. They are held by a server process of their own with no
+//! background work (no webhook dispatcher, no retention worker), so its CPU and its database
+//! statements are what the streams cost: first idle, against the same window before they were
+//! opened, then while receipts arrive through it open loop, how fast each reaches its
+//! sender's stream.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +20,8 @@ use crate::load::Percentiles;
 use crate::seed::account;
 use crate::target::Api;
 
-/// How long a PostgreSQL backend may keep its statistics before reporting them when it goes
-/// idle soon after a report (`PGSTAT_IDLE_INTERVAL`, 10 s), plus a margin: an idle window
-/// starts this long after the last activity, so no earlier transaction is counted in it.
-const STATS_SETTLE: Duration = Duration::from_secs(11);
+/// Quiet before an idle window, after opening the streams.
+const SETTLE: Duration = Duration::from_secs(2);
 /// How long to wait for the last events after the generator stops.
 const DRAIN: Duration = Duration::from_secs(5);
 /// Streams opened at a time.
@@ -40,11 +40,15 @@ pub struct Options {
     pub duration: Duration,
 }
 
-/// The server's database, watched from a connection to another database of its cluster (so
-/// the watching is not counted).
+/// The dedicated stream server: its process and how its database connections are named.
 #[derive(Debug, Clone)]
-pub struct DbWatch {
+pub struct Watched {
+    pub pid: u32,
+    /// The `application_name` in its `DATABASE_URL`.
+    pub application_name: String,
+    /// A database of the same cluster to watch from (so the watching is not counted).
     pub admin_url: String,
+    /// The server's database.
     pub db_name: String,
 }
 
@@ -52,12 +56,15 @@ pub struct DbWatch {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Idle {
     pub seconds: f64,
+    /// The stream server's own CPU, in cores.
+    pub server_cores: Option<f64>,
+    /// Everything, as in the other scenarios (the in-process server's background work too).
     pub cpu: cpu::Usage,
-    /// Transactions committed or rolled back in the server's database (pg_stat_database).
-    pub transactions: Option<i64>,
-    /// The server's database connections that started a statement during the window
-    /// (pg_stat_activity; 0 means no statement at all).
+    /// The stream server's database connections that started a statement during the window
+    /// (pg_stat_activity, which is current: 0 means it sent no statement at all).
     pub connections_with_a_statement: Option<i64>,
+    /// Of its connections, how many were open.
+    pub connections: Option<i64>,
 }
 
 /// S7's results.
@@ -115,19 +122,16 @@ struct Book {
     error_samples: Vec<String>,
 }
 
-/// Runs S7: seeds its group, measures the idle windows, then the load.
-pub async fn run(api: &Api, db: Option<&DbWatch>, opts: &Options) -> Result<StreamsResult> {
+/// Runs S7 against `api` (the stream server, `watched` when the harness started it): seeds
+/// its group, measures the idle windows, then the load.
+pub async fn run(api: &Api, watched: Option<&Watched>, opts: &Options) -> Result<StreamsResult> {
     raise_fd_limit(opts.streams * 2 + 1024)?;
     let (group, sender_of) = seed(api, opts.streams).await.context("seeding S7's group")?;
     let users: Vec<String> = (1..=opts.streams).map(account).collect();
 
-    eprintln!(
-        "[s7] idle window without streams ({:.0} s after {:.0} s of quiet)",
-        opts.idle.as_secs_f64(),
-        STATS_SETTLE.as_secs_f64()
-    );
-    tokio::time::sleep(STATS_SETTLE).await;
-    let idle_without = idle_window(db, opts.idle).await?;
+    eprintln!("[s7] idle window without streams ({:.0} s)", opts.idle.as_secs_f64());
+    tokio::time::sleep(SETTLE).await;
+    let idle_without = idle_window(watched, opts.idle).await?;
 
     let book = Arc::new(Mutex::new(Book::default()));
     let t = Instant::now();
@@ -153,8 +157,8 @@ pub async fn run(api: &Api, db: Option<&DbWatch>, opts: &Options) -> Result<Stre
         .await?;
     let open_s = t.elapsed().as_secs_f64();
     eprintln!("[s7] {} streams open in {open_s:.1} s; idle window with them open", readers.len());
-    tokio::time::sleep(STATS_SETTLE).await;
-    let idle_with = idle_window(db, opts.idle).await?;
+    tokio::time::sleep(SETTLE).await;
+    let idle_with = idle_window(watched, opts.idle).await?;
 
     let result = load(api, &group, &sender_of, &book, opts).await;
     for r in readers {
@@ -195,11 +199,10 @@ pub async fn run(api: &Api, db: Option<&DbWatch>, opts: &Options) -> Result<Stre
         error_samples: b.error_samples.clone(),
     };
     eprintln!(
-        "[s7] idle: server {:.1}% / PostgreSQL {:.1}% of a core, {:?} transactions ({:?} without streams); load: {}/{} events, receipt-to-stream p50 {:.1} ms p99 {:.1} ms",
-        r.idle_with.cpu.server_cores * 100.0,
-        r.idle_with.cpu.postgres_cores * 100.0,
-        r.idle_with.transactions,
-        r.idle_without.transactions,
+        "[s7] idle: stream server {:.1}% of a core ({:.1}% without streams), {:?} of its connections ran a statement; load: {}/{} events, receipt-to-stream p50 {:.1} ms p99 {:.1} ms",
+        r.idle_with.server_cores.unwrap_or(r.idle_with.cpu.server_cores) * 100.0,
+        r.idle_without.server_cores.unwrap_or(r.idle_without.cpu.server_cores) * 100.0,
+        r.idle_with.connections_with_a_statement,
         r.events_received,
         r.events_expected,
         r.receipt_to_stream.p50_ms,
@@ -214,12 +217,12 @@ async fn seed(api: &Api, streams: usize) -> Result<(String, Arc<Vec<String>>)> {
     let t = Instant::now();
     let group = format!("bench_s7_{:06x}", rand::random::<u32>() & 0xff_ffff);
     let members: Vec<Value> = (1..=streams).map(|i| json!({"Member_Account": account(i)})).collect();
-    let mut chunks = members.chunks(300);
-    let first = chunks.next().map(<[Value]>::to_vec).unwrap_or_default();
+    // create_group takes at most 100 members (with the owner), add_group_member 300.
+    let (first, rest) = members.split_at(streams.min(99));
     let body =
         json!({"Type": "Public", "Name": group, "GroupId": group, "Owner_Account": account(0), "MemberList": first});
     api.call("group_open_http_svc/create_group", &body).await.map_err(|e| anyhow!(e))?;
-    for c in chunks {
+    for c in rest.chunks(300) {
         let body = json!({"GroupId": group, "MemberList": c});
         api.call("group_open_http_svc/add_group_member", &body).await.map_err(|e| anyhow!(e))?;
     }
@@ -367,55 +370,50 @@ async fn load(
     (before.usage_until(&cpu::Snapshot::take(), secs), secs, k)
 }
 
-/// CPU, transactions and statements of the server's database over `length` of quiet.
-async fn idle_window(db: Option<&DbWatch>, length: Duration) -> Result<Idle> {
-    let stats = |db: &DbWatch| -> Result<(i64, String)> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-            #[diesel(sql_type = Text)]
-            at: String,
-        }
-        let mut conn = PgConnection::establish(&db.admin_url).context("connecting to the bench cluster")?;
-        let r: Row = diesel::sql_query(
-            "SELECT coalesce(sum(xact_commit + xact_rollback), 0)::bigint AS n, clock_timestamp()::text AS at
-               FROM pg_stat_database WHERE datname = $1",
+/// CPU and database statements of the stream server over `length` of quiet.
+async fn idle_window(watched: Option<&Watched>, length: Duration) -> Result<Idle> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        active: i64,
+        #[diesel(sql_type = BigInt)]
+        open: i64,
+        #[diesel(sql_type = Text)]
+        now: String,
+    }
+    // Statements started after `since` by the watched server's connections, and the time now.
+    let look = |w: &Watched, since: &str| -> Result<Row> {
+        let mut conn = PgConnection::establish(&w.admin_url).context("connecting to the bench cluster")?;
+        let r = diesel::sql_query(
+            "SELECT count(*) FILTER (WHERE query_start > $3::timestamptz) AS active, count(*) AS open,
+                    clock_timestamp()::text AS now
+               FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
         )
-        .bind::<Text, _>(&db.db_name)
-        .get_result(&mut conn)?;
-        Ok((r.n, r.at))
-    };
-    let active_since = |db: &DbWatch, since: &str| -> Result<i64> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let mut conn = PgConnection::establish(&db.admin_url).context("connecting to the bench cluster")?;
-        let r: Row = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query_start > $2::timestamptz",
-        )
-        .bind::<Text, _>(&db.db_name)
+        .bind::<Text, _>(&w.db_name)
+        .bind::<Text, _>(&w.application_name)
         .bind::<Text, _>(since)
         .get_result(&mut conn)?;
-        Ok(r.n)
+        Ok(r)
     };
-    let start = db.map(stats).transpose()?;
-    let before = cpu::Snapshot::take();
+    let start = watched.map(|w| look(w, "infinity")).transpose()?;
+    let own = |w: Option<&Watched>| w.and_then(|w| cpu::process_seconds(w.pid));
+    let (before, own_before) = (cpu::Snapshot::take(), own(watched));
     let t = Instant::now();
     tokio::time::sleep(length).await;
-    let cpu = before.usage_until(&cpu::Snapshot::take(), t.elapsed().as_secs_f64());
     let seconds = t.elapsed().as_secs_f64();
-    let (transactions, connections_with_a_statement) = match (db, start) {
-        (Some(db), Some((n0, at))) => {
-            let active = active_since(db, &at)?;
-            let (n1, _) = stats(db)?;
-            (Some(n1 - n0), Some(active))
-        }
-        _ => (None, None),
+    let cpu = before.usage_until(&cpu::Snapshot::take(), seconds);
+    let server_cores = own(watched).zip(own_before).map(|(b, a)| (b - a) / seconds);
+    let end = match (watched, &start) {
+        (Some(w), Some(s)) => Some(look(w, &s.now)?),
+        _ => None,
     };
-    Ok(Idle { seconds, cpu, transactions, connections_with_a_statement })
+    Ok(Idle {
+        seconds,
+        server_cores,
+        cpu,
+        connections_with_a_statement: end.as_ref().map(|r| r.active),
+        connections: end.as_ref().map(|r| r.open),
+    })
 }
 
 /// Raises this process's open-file limit to at least `wanted` (within the hard limit): every
