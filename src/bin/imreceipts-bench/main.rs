@@ -299,6 +299,10 @@ async fn run(
     if !(ids.contains(&Id::S2) || ids.contains(&Id::S3)) {
         sizes.c2c_senders = 0;
     }
+    if !ids.contains(&Id::S8) {
+        sizes.medium_multi_msgs = 0;
+        sizes.small_multi_msgs = 0;
+    }
     if ids.contains(&Id::S7) && opts.streams > sizes.accounts() - 1 {
         bail!("--streams {} needs as many accounts besides u00000; the seed has {}", opts.streams, sizes.accounts());
     }
@@ -539,7 +543,8 @@ async fn s7(api: &Api, e: &Embedded, o: &streams::Options, admin: &str) -> Resul
         Err(e) => Err(e),
     };
     cpu::unwatch_server(pid);
-    server.stop();
+    // No dispatcher, nothing in flight: nothing a graceful stop would save.
+    server.kill();
     result
 }
 

@@ -98,6 +98,14 @@ impl Second {
         self.child.id()
     }
 
+    /// SIGKILL: for a server with nothing in flight and nothing to hand back (S7's, whose open
+    /// streams would hold a graceful stop for the whole 20 s shutdown timeout).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+
     /// SIGTERM (in-flight requests finish, webhook leases are handed back), SIGKILL after 30 s.
     pub fn stop(mut self) {
         let pid = self.child.id() as libc::pid_t;

@@ -21,7 +21,7 @@ use crate::seed::account;
 use crate::target::Api;
 
 /// Quiet before an idle window, after opening the streams.
-const SETTLE: Duration = Duration::from_secs(2);
+const SETTLE: Duration = Duration::from_secs(1);
 /// How long to wait for the last events after the generator stops.
 const DRAIN: Duration = Duration::from_secs(5);
 /// Streams opened at a time.
