@@ -522,14 +522,14 @@ impl Report {
 fn webhook_table(o: &mut String, rows: &[WebhookResult]) {
     let _ = writeln!(
         o,
-        "| rate/s | calls | call p99 ms | events | delivered | lost | dup | extra | delivered/s | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | drain s | server µs/receipt | PostgreSQL µs/receipt |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| rate/s | calls | call p99 ms | events | delivered | lost | dup | extra | attempts per process | delivered/s | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | drain s | server µs/receipt | PostgreSQL µs/receipt |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for w in rows {
         let e = &w.enqueue_to_delivery;
         let (server_us, pg_us) = w.cpu_us_per_receipt();
         let _ = writeln!(
             o,
-            "| {} | {} ({} errors) | {:.1} | {} | {} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {} ({} errors) | {:.1} | {} | {} | {} | {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.0} | {:.0} |",
             w.rate,
             w.calls,
             w.call_errors,
@@ -539,6 +539,7 @@ fn webhook_table(o: &mut String, rows: &[WebhookResult]) {
             w.events_expected.saturating_sub(w.events_delivered),
             w.duplicates,
             w.extra_events,
+            w.attempts_by_process.iter().map(u64::to_string).collect::<Vec<_>>().join(" + "),
             w.delivered_per_s,
             e.p50_ms,
             e.p99_ms,

@@ -295,7 +295,12 @@ pub async fn seed(api: &Api, sizes: &Sizes, db: Option<&str>) -> Result<(World, 
         let (readers, msgs) = (sizes.huge_readers, sizes.huge_msgs);
         let (how, requests) = match db {
             Some(url) => {
-                let rows = bulk_reads(url, h, readers, msgs).context("bulk reads in the 100,000-member group")?;
+                // Off the runtime's thread: its HTTP connections must notice the server closing
+                // idle ones meanwhile, or the next call picks a dead one.
+                let (url, group) = (url.to_string(), h.clone());
+                let rows = tokio::task::spawn_blocking(move || bulk_reads(&url, &group, readers, msgs))
+                    .await?
+                    .context("bulk reads in the 100,000-member group")?;
                 (format!("{rows} receipt rows in one SQL statement (bulk path)"), 0)
             }
             None => {

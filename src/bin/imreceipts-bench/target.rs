@@ -63,6 +63,25 @@ impl Api {
         format!("{}/v4/{path}?{}", self.base, self.query)
     }
 
+    /// The sum of the server's `/metrics` counter `name` over all its labels.
+    pub async fn counter(&self, name: &str) -> Result<f64, String> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("/metrics: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("/metrics: {e}"))?;
+        Ok(text
+            .lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
     /// Calls `service/command` with a JSON body; an error unless HTTP 200 and ActionStatus OK.
     pub async fn call(&self, path: &str, body: &Value) -> Result<Value, String> {
         let url = self.url(path);

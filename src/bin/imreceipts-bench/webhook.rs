@@ -103,6 +103,9 @@ pub struct WebhookResult {
     pub duplicates: u64,
     /// Events beyond one per receipt (a receipt that fired under two webhook ids).
     pub extra_events: u64,
+    /// Delivery attempts each server process made during the step (its
+    /// `imreceipts_webhook_attempts_total`), in the order of the receipts' servers.
+    pub attempts_by_process: Vec<u64>,
     /// Events that arrived per second of the recorded window.
     pub delivered_per_s: f64,
     /// Arrival time minus EventTime.
@@ -167,6 +170,15 @@ pub async fn run(
     Ok(out)
 }
 
+/// Each server's delivery attempts so far (0 where /metrics cannot be read).
+async fn attempts(apis: &[Api]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for api in apis {
+        out.push(api.counter("imreceipts_webhook_attempts_total").await.unwrap_or(0.0) as u64);
+    }
+    out
+}
+
 struct Calls {
     latencies_us: Vec<u64>,
     ok: u64,
@@ -187,6 +199,7 @@ async fn step(
     let label = format!("{} webhooks @{rate}/s", if receipts.apis.len() > 1 { "s8b" } else { "s6" });
     log.lock().map(|mut l| l.clear()).unwrap_or_default();
     let cpu_before = cpu::Snapshot::take();
+    let attempts_before = attempts(&receipts.apis).await;
     let (msgs, readers) = (receipts.span.count, receipts.readers);
     let calls = Arc::new(Mutex::new(Calls {
         latencies_us: Vec::new(),
@@ -292,6 +305,8 @@ async fn step(
             last_ms = last_ms.max(a.received_ms);
         }
     }
+    let attempts_by_process =
+        attempts(&receipts.apis).await.iter().zip(&attempts_before).map(|(a, b)| a.saturating_sub(*b)).collect();
     let (mut call_latencies, ok, errors, error_samples) = calls
         .lock()
         .map(|mut c| (std::mem::take(&mut c.latencies_us), c.ok, c.errors, c.error_samples.clone()))
@@ -305,6 +320,7 @@ async fn step(
         events_delivered: receipts_seen.len() as u64,
         duplicates,
         extra_events: (seen.len() - receipts_seen.len()) as u64,
+        attempts_by_process,
         // From the first event's enqueue to the last arrival: below the rate when delivery
         // falls behind.
         delivered_per_s: if last_ms > first_ms {
