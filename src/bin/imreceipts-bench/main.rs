@@ -474,7 +474,7 @@ async fn run(
         let res = match embedded {
             // A running target holds the streams itself; its cost is then not separable.
             None => streams::run(api, None, &o).await,
-            Some(e) => s7(api, e, &o, &opts.admin).await,
+            Some(e) => streams::run_on_own_server(api, e, &o, &opts.admin).await,
         };
         match res {
             Ok(r) => report.streams = Some(r),
@@ -487,7 +487,7 @@ async fn run(
                 "s8: skipped, it starts a second server on the in-process server's database (not with --target)".into(),
             ),
             Some(e) => {
-                if let Err(e) = s8(api, e, &world, opts, report).await {
+                if let Err(e) = multi::s8(api, e, &world, opts, report).await {
                     report.failures.push(format!("s8: {e:#}"));
                 }
             }
@@ -513,84 +513,6 @@ async fn run(
         }
     }
     Ok(())
-}
-
-/// S7 on a stream server of its own: a second process with no background work whose database
-/// connections carry an `application_name`, so what the streams cost is what it costs.
-async fn s7(api: &Api, e: &Embedded, o: &streams::Options, admin: &str) -> Result<streams::StreamsResult> {
-    const NAME: &str = "imreceipts-bench-s7";
-    let db_url = format!("{}?application_name={NAME}", e.db_url);
-    let spec = multi::Spec {
-        db_url: &db_url,
-        sdkappid: api.sdkappid,
-        secret_key: &api.secret_key,
-        secrets_key: &e.secrets_key,
-        admin,
-        env: vec![("IMRECEIPTS_WEBHOOK_DISPATCH", "false"), ("IMRECEIPTS_RETENTION", "false")],
-    };
-    let server = multi::Second::start(&spec)?;
-    let pid = server.pid();
-    cpu::watch_server(pid);
-    eprintln!("[s7] stream server (pid {pid}) at {}", server.base);
-    let watched = streams::Watched {
-        pid,
-        application_name: NAME.into(),
-        admin_url: e.admin_url.clone(),
-        db_name: e.db_name.clone(),
-    };
-    let result = match Api::new(&server.base, api.sdkappid, &api.secret_key, admin) {
-        Ok(other) => streams::run(&other, Some(&watched), o).await,
-        Err(e) => Err(e),
-    };
-    cpu::unwatch_server(pid);
-    // No dispatcher, nothing in flight: nothing a graceful stop would save.
-    server.kill();
-    result
-}
-
-/// S8: a second server process on the same database; S1a's single receipts alternate between
-/// the two (S8a), then receipts at a fixed rate alternate between them while both dispatch the
-/// webhooks (S8b).
-async fn s8(api: &Api, e: &Embedded, world: &World, opts: &Opts, report: &mut Report) -> Result<()> {
-    let spec = multi::Spec {
-        db_url: &e.db_url,
-        sdkappid: api.sdkappid,
-        secret_key: &api.secret_key,
-        secrets_key: &e.secrets_key,
-        admin: &opts.admin,
-        env: Vec::new(),
-    };
-    let second = multi::Second::start(&spec)?;
-    cpu::watch_server(second.pid());
-    eprintln!("[s8] second server (pid {}) at {}", second.pid(), second.base);
-    let other = Api::new(&second.base, api.sdkappid, &api.secret_key, &opts.admin)?;
-    let result = async {
-        let sizes = &world.sizes;
-        let p = plan("s8a group_msg_receipt x1, 2 processes", opts.concurrency, opts);
-        let span = Span {
-            first: (sizes.medium_single_msgs + sizes.medium_batch_msgs + 1) as u64,
-            count: sizes.medium_multi_msgs as u64,
-        };
-        let run = scenarios::single_receipts(vec![api.clone(), other.clone()], world, span, &p);
-        let m = measure(Some(&e.db_url), opts.pg_stats, run).await;
-        let note = "S1a with calls alternating between two server processes on one database (the in-process server and `imreceipts-bench serve`); CPU is both servers'";
-        push(report, "s8a", "group receipt x1, 200 members, 2 processes", "group_open_http_svc/group_msg_receipt", &p, m, world, note);
-        checkpoint(Some(&e.db_url));
-        let receipts = webhook::Receipts {
-            apis: vec![api.clone(), other.clone()],
-            group: world.small_group.clone(),
-            span: Span { first: sizes.small_msgs as u64 + 1, count: sizes.small_multi_msgs as u64 },
-            readers: sizes.small_members as u64 - 1,
-        };
-        let (warm, dur) = (Duration::from_secs(opts.warmup), Duration::from_secs(opts.duration));
-        report.multi_webhooks =
-            webhook::run(&receipts, &[opts.multi_webhook_rate], opts.webhook_max_in_flight, warm, dur).await?;
-        Ok::<_, anyhow::Error>(())
-    }
-    .await;
-    cpu::unwatch_server(second.pid());
-    second.stop();
-    result
 }
 
 /// The HTTP workers the server runs with.

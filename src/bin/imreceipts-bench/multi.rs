@@ -12,6 +12,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use imreceipts::settings::Settings;
 use imreceipts::{identity, Application};
 
+use crate::report::Report;
+use crate::scenarios::{self, Span};
+use crate::seed::World;
+use crate::target::{Api, Embedded};
+use crate::{checkpoint, cpu, measure, plan, push, webhook, Opts};
+
 /// The line `serve` prints once it listens; the port follows it.
 const READY: &str = "imreceipts-bench serve listening on port ";
 
@@ -25,6 +31,51 @@ pub fn serve(settings: Settings) -> Result<()> {
         println!("{READY}{}", app.port());
         app.run_until_stopped().await
     })
+}
+
+/// S8: a second server process on the same database; S1a's single receipts alternate between
+/// the two (S8a), then receipts at a fixed rate alternate between them while both dispatch the
+/// webhooks (S8b).
+pub async fn s8(api: &Api, e: &Embedded, world: &World, opts: &Opts, report: &mut Report) -> Result<()> {
+    let spec = Spec {
+        db_url: &e.db_url,
+        sdkappid: api.sdkappid,
+        secret_key: &api.secret_key,
+        secrets_key: &e.secrets_key,
+        admin: &opts.admin,
+        env: Vec::new(),
+    };
+    let second = Second::start(&spec)?;
+    cpu::watch_server(second.pid());
+    eprintln!("[s8] second server (pid {}) at {}", second.pid(), second.base);
+    let other = Api::new(&second.base, api.sdkappid, &api.secret_key, &opts.admin)?;
+    let result = async {
+        let sizes = &world.sizes;
+        let p = plan("s8a group_msg_receipt x1, 2 processes", opts.concurrency, opts);
+        let span = Span {
+            first: (sizes.medium_single_msgs + sizes.medium_batch_msgs + 1) as u64,
+            count: sizes.medium_multi_msgs as u64,
+        };
+        let run = scenarios::single_receipts(vec![api.clone(), other.clone()], world, span, &p);
+        let m = measure(Some(&e.db_url), opts.pg_stats, run).await;
+        let note = "S1a with calls alternating between two server processes on one database (the in-process server and `imreceipts-bench serve`); CPU is both servers'";
+        push(report, "s8a", "group receipt x1, 200 members, 2 processes", "group_open_http_svc/group_msg_receipt", &p, m, world, note);
+        checkpoint(Some(&e.db_url));
+        let receipts = webhook::Receipts {
+            apis: vec![api.clone(), other.clone()],
+            group: world.small_group.clone(),
+            span: Span { first: sizes.small_msgs as u64 + 1, count: sizes.small_multi_msgs as u64 },
+            readers: sizes.small_members as u64 - 1,
+        };
+        let (warm, dur) = (Duration::from_secs(opts.warmup), Duration::from_secs(opts.duration));
+        report.multi_webhooks =
+            webhook::run(&receipts, &[opts.multi_webhook_rate], opts.webhook_max_in_flight, warm, dur).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    cpu::unwatch_server(second.pid());
+    second.stop();
+    result
 }
 
 /// Where the second server gets its identity and database.

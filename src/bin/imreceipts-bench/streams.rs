@@ -15,10 +15,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::cpu;
 use crate::load::Percentiles;
 use crate::seed::account;
-use crate::target::Api;
+use crate::target::{Api, Embedded};
+use crate::{cpu, multi};
 
 /// Quiet before an idle window, after opening the streams.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -209,6 +209,35 @@ pub async fn run(api: &Api, watched: Option<&Watched>, opts: &Options) -> Result
         r.receipt_to_stream.p99_ms
     );
     Ok(r)
+}
+
+/// S7 on a stream server of its own: a second process with no background work whose database
+/// connections carry an `application_name`, so what the streams cost is what it costs.
+pub async fn run_on_own_server(api: &Api, e: &Embedded, o: &Options, admin: &str) -> Result<StreamsResult> {
+    const NAME: &str = "imreceipts-bench-s7";
+    let db_url = format!("{}?application_name={NAME}", e.db_url);
+    let spec = multi::Spec {
+        db_url: &db_url,
+        sdkappid: api.sdkappid,
+        secret_key: &api.secret_key,
+        secrets_key: &e.secrets_key,
+        admin,
+        env: vec![("IMRECEIPTS_WEBHOOK_DISPATCH", "false"), ("IMRECEIPTS_RETENTION", "false")],
+    };
+    let server = multi::Second::start(&spec)?;
+    let pid = server.pid();
+    cpu::watch_server(pid);
+    eprintln!("[s7] stream server (pid {pid}) at {}", server.base);
+    let watched =
+        Watched { pid, application_name: NAME.into(), admin_url: e.admin_url.clone(), db_name: e.db_name.clone() };
+    let result = match Api::new(&server.base, api.sdkappid, &api.secret_key, admin) {
+        Ok(other) => run(&other, Some(&watched), o).await,
+        Err(e) => Err(e),
+    };
+    cpu::unwatch_server(pid);
+    // No dispatcher, nothing in flight: nothing a graceful stop would save.
+    server.kill();
+    result
 }
 
 /// A `Public` group of account 0 and the stream users, each of whom sends one message with
