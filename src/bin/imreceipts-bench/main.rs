@@ -230,6 +230,11 @@ fn main() -> Result<()> {
         read_concurrency: opts.read_concurrency,
         webhook_rates: opts.webhook_rates.clone(),
         webhook_max_in_flight: opts.webhook_max_in_flight,
+        streams: opts.streams,
+        stream_rate: opts.stream_rate,
+        stream_idle_s: opts.stream_idle,
+        multi_webhook_rate: opts.multi_webhook_rate,
+        skip_100k: opts.skip_100k,
         server: if embedded.is_some() {
             let defaults = imreceipts::settings::Settings::defaults();
             format!(

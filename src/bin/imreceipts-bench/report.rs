@@ -71,6 +71,13 @@ pub struct Config {
     pub webhook_rates: Vec<u32>,
     /// MaxInFlight of the S6 endpoint (None: the server's default).
     pub webhook_max_in_flight: Option<u32>,
+    /// S7's streams, its receipt rate and idle windows; S8b's rate.
+    pub streams: usize,
+    pub stream_rate: u32,
+    pub stream_idle_s: u64,
+    pub multi_webhook_rate: u32,
+    /// Whether the 100,000-member group was left out.
+    pub skip_100k: bool,
     pub server: String,
 }
 
@@ -347,8 +354,17 @@ impl Report {
         let c = &self.config;
         let _ = writeln!(
             o,
-            "- target: {}; server: {}\n- each scenario: {} s warm-up (not recorded) + {} s recorded; writes at concurrency {}, reads at {}\n",
+            "- target: {}; server: {}\n- each scenario: {} s warm-up (not recorded) + {} s recorded; writes at concurrency {}, reads at {}",
             c.target, c.server, c.warmup_s, c.duration_s, c.write_concurrency, c.read_concurrency
+        );
+        let _ = writeln!(
+            o,
+            "- S7: {} streams, receipts at {}/s, idle windows of {} s; S8b at {} receipts/s{}\n",
+            c.streams,
+            c.stream_rate,
+            c.stream_idle_s,
+            c.multi_webhook_rate,
+            if c.skip_100k { "; the 100,000-member group skipped (--skip-100k)" } else { "" }
         );
         if let Some(seed) = &self.seed {
             let _ = writeln!(o, "## Seed ({}, {:.1} s)\n", seed.method, seed.total_s);
