@@ -13,8 +13,12 @@ use crate::error::{ApiError, Service};
 use crate::live::Subscription;
 use crate::state::AppState;
 
-/// How soon a stream looks again when events are held back by an unfinished transaction.
-const RECHECK: Duration = Duration::from_millis(100);
+/// How soon a stream looks again when events are held back by an unfinished transaction: at
+/// first soon (the transaction holding them back is usually a concurrent receipt that commits
+/// within milliseconds), then less and less often (a long transaction elsewhere in the database
+/// must not make every waiting stream query at a high rate for its whole duration).
+const RECHECK_FIRST: Duration = Duration::from_millis(5);
+const RECHECK_MAX: Duration = Duration::from_millis(500);
 /// Comment lines keep proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -55,6 +59,8 @@ struct Cursor {
     first: bool,
     /// Look without waiting for a wake-up (at the start, and while more is known to be there).
     look: bool,
+    /// The next wait while events are held back (doubles up to `RECHECK_MAX`).
+    recheck: Duration,
     live: Subscription,
 }
 
@@ -94,7 +100,8 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
     };
     // Registered before the first query, so nothing committed after it can be missed.
     let live = state.live.subscribe(&user);
-    let cursor = Cursor { state, user, last, last_sent: Instant::now(), first: true, look: true, live };
+    let cursor =
+        Cursor { state, user, last, last_sent: Instant::now(), first: true, look: true, recheck: RECHECK_FIRST, live };
     let body = stream::unfold(cursor, |mut cur| async move {
         if cur.first {
             cur.first = false;
@@ -107,6 +114,9 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
                 match cur.state.db(move |c| notifications::since(c, &user, after)).await {
                     Ok((events, more)) => {
                         cur.look = more;
+                        if !more {
+                            cur.recheck = RECHECK_FIRST;
+                        }
                         if !events.is_empty() {
                             let mut out = String::new();
                             for e in &events {
@@ -118,6 +128,7 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
                                 ));
                             }
                             cur.last = events.last().map_or(cur.last, Notification::position);
+                            cur.recheck = RECHECK_FIRST;
                             cur.last_sent = Instant::now();
                             return Some((Ok(web::Bytes::from(out)), cur));
                         }
@@ -125,7 +136,13 @@ pub async fn event_stream(state: web::Data<AppState>, req: HttpRequest) -> HttpR
                     Err(e) => tracing::warn!(error = %e, "reading notifications failed; retrying"),
                 }
             }
-            let wait = if cur.look { RECHECK } else { KEEP_ALIVE.saturating_sub(cur.last_sent.elapsed()) };
+            let wait = if cur.look {
+                let wait = cur.recheck;
+                cur.recheck = (cur.recheck * 2).min(RECHECK_MAX);
+                wait
+            } else {
+                KEEP_ALIVE.saturating_sub(cur.last_sent.elapsed())
+            };
             // Idle: no query until a notification for this user commits (any process), or
             // the keep-alive is due (whose write also finds out that the client has gone).
             if tokio::time::timeout(wait, cur.live.woken()).await.is_ok() {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::receiver::Receiver;
+use crate::stream::EventStream;
 
 /// A server binary running against `db_url`.
 struct ServerProcess {
@@ -82,8 +83,9 @@ async fn must(client: &reqwest::Client, base: &str, path: &str, body: Value) -> 
     v
 }
 
-/// Accounts, a group of `n` readers with one receipt-requesting message, and an endpoint.
-async fn setup(client: &reqwest::Client, base: &str, rx: &Receiver, n: usize) -> (String, Vec<String>) {
+/// Accounts `reader0000..` and `owner`, a group of the `n` readers owned by `owner` and `msgs`
+/// receipt-requesting messages from the owner (MsgSeq 1..=msgs).
+async fn group_with_readers(client: &reqwest::Client, base: &str, n: usize, msgs: usize) -> (String, Vec<String>) {
     let readers: Vec<String> = (0..n).map(|i| format!("reader{i:04}")).collect();
     let mut all = readers.clone();
     all.push("owner".into());
@@ -102,9 +104,18 @@ async fn setup(client: &reqwest::Client, base: &str, rx: &Receiver, n: usize) ->
         let list: Vec<Value> = chunk.iter().map(|m| json!({"Member_Account": m})).collect();
         must(client, base, "group_open_http_svc/add_group_member", json!({"GroupId": gid, "MemberList": list})).await;
     }
-    let body = json!({"GroupId": gid, "From_Account": "owner", "Random": 1, "NeedReadReceipt": 1,
-                      "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]});
-    must(client, base, "group_open_http_svc/send_group_msg", body).await;
+    for i in 0..msgs {
+        let body = json!({"GroupId": gid, "From_Account": "owner", "Random": i, "NeedReadReceipt": 1,
+                          "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}]});
+        let v = must(client, base, "group_open_http_svc/send_group_msg", body).await;
+        assert_eq!(v["MsgSeq"], i + 1);
+    }
+    (gid, readers)
+}
+
+/// A group of `n` readers with one receipt-requesting message, and an endpoint.
+async fn setup(client: &reqwest::Client, base: &str, rx: &Receiver, n: usize) -> (String, Vec<String>) {
+    let (gid, readers) = group_with_readers(client, base, n, 1).await;
     must(client, base, "webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", rx.base), "TimeoutSeconds": 2}))
         .await;
     (gid, readers)
@@ -224,4 +235,131 @@ async fn sigterm_finishes_in_flight_deliveries_before_exiting() {
         "both deliveries finished before exit: {:?}",
         rows.iter().map(|r| r.state).collect::<Vec<_>>()
     );
+}
+
+#[actix_web::test]
+async fn receipts_racing_through_two_processes_count_each_reader_once() {
+    let (db_url, _) = fresh_database();
+    let client = reqwest::Client::new();
+    let a = ServerProcess::start(&db_url);
+    let b = ServerProcess::start(&db_url);
+    let (gid, readers) = group_with_readers(&client, &a.base, 60, 4).await;
+    // Readers 0..48 read; every one of them sends each receipt twice, once through each
+    // process, both at the same time, as single-message and as whole-list calls.
+    let reading = &readers[..48];
+    let bases = [a.base.clone(), b.base.clone()];
+    let calls: Vec<(String, String, Vec<i64>)> = reading
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            let lists: Vec<Vec<i64>> =
+                if i % 2 == 0 { vec![vec![1, 2, 3, 4]] } else { (1..=4).map(|s| vec![s]).collect() };
+            let bases = bases.clone();
+            lists.into_iter().flat_map(move |l| bases.clone().into_iter().map(move |b| (b, r.clone(), l.clone())))
+        })
+        .collect();
+    let newly: Vec<(Vec<i64>, i64)> = stream::iter(calls)
+        .map(|(base, reader, seqs)| {
+            let (client, gid) = (client.clone(), gid.clone());
+            async move {
+                let list: Vec<Value> = seqs.iter().map(|s| json!({"MsgSeq": s})).collect();
+                let body = json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": list});
+                let v = must(&client, &base, "group_open_http_svc/group_msg_receipt", body).await;
+                (seqs, v["NewlyReadNum"].as_i64().expect("NewlyReadNum"))
+            }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+    // Each (message, reader) became new exactly once, whichever process won the race.
+    let total_new: i64 = newly.iter().map(|(_, n)| n).sum();
+    assert_eq!(total_new, 48 * 4, "new receipts across both processes: {newly:?}");
+
+    for base in &bases {
+        let list: Vec<Value> = (1..=4).map(|s| json!({"MsgSeq": s})).collect();
+        let v = must(
+            &client,
+            base,
+            "group_open_http_svc/get_group_msg_receipt",
+            json!({"GroupId": gid, "MsgSeqList": list}),
+        )
+        .await;
+        for item in v["GroupMsgReceiptList"].as_array().expect("list") {
+            assert_eq!(item["Code"], 0, "{item}");
+            assert_eq!(item["ReadNum"], 48, "exact reads on {base}: {item}");
+            assert_eq!(item["UnreadNum"], 12, "exact unread on {base}: {item}");
+        }
+        // The lists agree with the counters: exactly the 48 readers, once each.
+        let v = must(
+            &client,
+            base,
+            "group_open_http_svc/get_group_msg_receipt_detail",
+            json!({"GroupId": gid, "MsgSeq": 3, "Filter": 0, "Cursor": "", "Count": 100}),
+        )
+        .await;
+        let mut listed: Vec<String> = v["ReadList"]
+            .as_array()
+            .expect("ReadList")
+            .iter()
+            .map(|r| r["Read_Account"].as_str().unwrap().to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, reading, "read list on {base}");
+    }
+}
+
+/// The `event_stream` URL of `user`'s stream on `base`, followed as the admin.
+fn stream_url(base: &str, user: &str) -> String {
+    let q = format!("sdkappid={SDKAPPID}&identifier={ADMIN}&usersig={}&random=1&contenttype=json", sig(ADMIN));
+    format!("{base}/v4/receipt_svc/event_stream?{q}&To_Account={user}")
+}
+
+async fn read_one(client: &reqwest::Client, base: &str, gid: &str, reader: &str) {
+    let body = json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": [{"MsgSeq": 1}]});
+    let v = must(client, base, "group_open_http_svc/group_msg_receipt", body).await;
+    assert_eq!(v["NewlyReadNum"], 1, "{v}");
+}
+
+#[actix_web::test]
+async fn a_stream_on_one_process_gets_events_made_through_the_other_live_and_on_resume() {
+    let (db_url, _) = fresh_database();
+    let client = reqwest::Client::new();
+    let a = ServerProcess::start(&db_url);
+    let b = ServerProcess::start(&db_url);
+    let (gid, readers) = group_with_readers(&client, &a.base, 8, 1).await;
+
+    // Live: the owner follows their stream on B while reader0000 reads through A.
+    let mut on_b = EventStream::open(&client, &stream_url(&b.base, "owner"), None).await;
+    let t = std::time::Instant::now();
+    read_one(&client, &a.base, &gid, &readers[0]).await;
+    let live = on_b.next_events(1, Duration::from_secs(5)).await;
+    let took = t.elapsed();
+    assert_eq!(live[0].kind, "Group.ReadReceipt");
+    assert_eq!(live[0].data, json!({"GroupId": gid, "Member_Account": readers[0], "MsgSeqList": [1]}));
+    // Woken by A's NOTIFY through B's LISTEN: well under the 15 s keep-alive, the only other
+    // moment an idle stream looks.
+    assert!(took < Duration::from_secs(2), "the event took {took:?} to reach the other process's stream");
+    drop(on_b);
+
+    // Offline: readers 1..=5 read, through A and through B, while the owner is away.
+    for (i, r) in readers[1..=5].iter().enumerate() {
+        read_one(&client, if i % 2 == 0 { &a.base } else { &b.base }, &gid, r).await;
+    }
+    // Resuming on B returns exactly the missed events, in order, and then follows live.
+    let mut resumed = EventStream::open(&client, &stream_url(&b.base, "owner"), Some(&live[0].id)).await;
+    let missed = resumed.next_events(5, Duration::from_secs(5)).await;
+    let who: Vec<&str> = missed.iter().map(|e| e.data["Member_Account"].as_str().unwrap()).collect();
+    assert_eq!(who, readers[1..=5].iter().map(String::as_str).collect::<Vec<_>>(), "missed events: {missed:?}");
+    assert!(missed.iter().all(|e| e.kind == "Group.ReadReceipt" && e.id != live[0].id));
+    resumed.assert_no_more(Duration::from_millis(300)).await;
+    read_one(&client, &a.base, &gid, &readers[6]).await;
+    let next = resumed.next_events(1, Duration::from_secs(5)).await;
+    assert_eq!(next[0].data["Member_Account"], readers[6].as_str());
+
+    // The same resume point on A gives the same events with the same ids.
+    let mut on_a = EventStream::open(&client, &stream_url(&a.base, "owner"), Some(&live[0].id)).await;
+    let again = on_a.next_events(6, Duration::from_secs(5)).await;
+    let ids = |evs: &[crate::stream::Event]| evs.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&again[..5]), ids(&missed));
+    assert_eq!(again[5].id, next[0].id);
 }

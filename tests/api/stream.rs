@@ -9,48 +9,85 @@ use crate::helpers::*;
 
 /// One parsed SSE event.
 #[derive(Debug)]
-struct Event {
-    id: String,
-    kind: String,
-    data: Value,
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// An open event stream (of any server process) and what it has sent so far.
+pub struct EventStream {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>>>>,
+    text: String,
+    /// Events already handed out by [`EventStream::next_events`].
+    taken: usize,
+}
+
+impl EventStream {
+    /// Opens `url` (a full `event_stream` URL), resuming after `last_event_id` if given.
+    pub async fn open(client: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> EventStream {
+        let mut req = client.get(url);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.send().await.expect("stream");
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        EventStream { body: Box::pin(resp.bytes_stream()), text: String::new(), taken: 0 }
+    }
+
+    /// The next `n` events (panics if they have not all arrived within `within`).
+    pub async fn next_events(&mut self, n: usize, within: Duration) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Only complete events (a block ends with a blank line) count.
+            let complete = self.text.rfind("\n\n").map_or(0, |end| end + 2);
+            let events = parse_events(&self.text[..complete]);
+            if events.len() >= self.taken + n {
+                let out: Vec<Event> = events.into_iter().skip(self.taken).take(n).collect();
+                self.taken += n;
+                return out;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} more event(s) within {within:?}; got so far: {}", n, self.text))
+                .expect("open stream");
+            self.text.push_str(std::str::from_utf8(&chunk.expect("chunk")).unwrap());
+        }
+    }
+
+    /// Asserts that no further event arrives within `quiet`.
+    pub async fn assert_no_more(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, self.body.next()).await {
+            self.text.push_str(std::str::from_utf8(&chunk.expect("chunk")).unwrap());
+        }
+        let complete = self.text.rfind("\n\n").map_or(0, |end| end + 2);
+        let extra: Vec<Event> = parse_events(&self.text[..complete]).into_iter().skip(self.taken).collect();
+        assert!(extra.is_empty(), "no further events expected, got {extra:?}");
+    }
+}
+
+/// The complete events in SSE `text` (comments and the `retry:` line skipped).
+fn parse_events(text: &str) -> Vec<Event> {
+    text.split("\n\n")
+        .filter(|block| block.starts_with("id: "))
+        .map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .unwrap_or_else(|| panic!("{name} in {block}"))
+                    .to_string()
+            };
+            Event { id: field("id: "), kind: field("event: "), data: serde_json::from_str(&field("data: ")).unwrap() }
+        })
+        .collect()
 }
 
 /// Reads the stream as `identifier` until `n` events arrived (panics after 10 s).
 async fn read_events(app: &TestApp, identifier: &str, last_event_id: Option<&str>, n: usize) -> Vec<Event> {
-    let mut req = app.client.get(format!("{}/v4/receipt_svc/event_stream?{}", app.base, app.query(identifier)));
-    if let Some(id) = last_event_id {
-        req = req.header("Last-Event-ID", id);
-    }
-    let resp = req.send().await.expect("stream");
-    assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let mut body = resp.bytes_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let events: Vec<Event> = text
-            .split("\n\n")
-            .filter(|block| block.starts_with("id: "))
-            .map(|block| {
-                let field = |name: &str| {
-                    block
-                        .lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .unwrap_or_else(|| panic!("{name} in {block}"))
-                        .to_string()
-                };
-                Event {
-                    id: field("id: "),
-                    kind: field("event: "),
-                    data: serde_json::from_str(&field("data: ")).unwrap(),
-                }
-            })
-            .collect();
-        if events.len() >= n {
-            return events;
-        }
-        let chunk = tokio::time::timeout_at(deadline, body.next()).await.expect("events in time").expect("open stream");
-        text.push_str(std::str::from_utf8(&chunk.expect("chunk")).unwrap());
-    }
+    let url = format!("{}/v4/receipt_svc/event_stream?{}", app.base, app.query(identifier));
+    EventStream::open(&app.client, &url, last_event_id).await.next_events(n, Duration::from_secs(10)).await
 }
 
 #[actix_web::test]

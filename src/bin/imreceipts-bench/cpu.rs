@@ -1,10 +1,11 @@
 //! Where the CPU went during a scenario, from /proc: the load generator (this process's main
 //! thread), the server under test (every other thread of this process), the PostgreSQL cluster
-//! under test (its postmaster and children) and the whole machine.
+//! under test (its postmaster and children) and the whole machine. Server processes of their
+//! own (S8's second server) are added to the server's share.
 
 use std::fs;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -13,6 +14,25 @@ const TICKS: f64 = 100.0;
 
 /// Port of the cluster under test; without it every `postgres` process counts.
 static PG_PORT: OnceLock<u16> = OnceLock::new();
+
+/// Separate server processes whose CPU counts as the server's (besides this process's threads).
+static SERVER_PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Counts `pid` (a server process the harness started) as part of the server under test until
+/// [`unwatch_server`]. Snapshots must not straddle its start or exit: its time would jump.
+pub fn watch_server(pid: u32) {
+    SERVER_PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+/// Stops counting `pid`.
+pub fn unwatch_server(pid: u32) {
+    SERVER_PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+}
+
+/// CPU seconds (user + system, all threads) process `pid` has used so far.
+pub fn process_seconds(pid: u32) -> Option<f64> {
+    proc_stat(pid).map(|p| p.secs)
+}
 
 /// Attributes PostgreSQL CPU to the cluster listening on `port` only (other clusters on the
 /// machine, such as a test suite's, are then counted as "other").
@@ -36,7 +56,7 @@ pub struct Usage {
     /// Load generator (the harness's own HTTP client).
     pub client_cores: f64,
     /// The in-process server: HTTP workers, blocking database threads, webhook dispatcher
-    /// (and, in S6, the webhook receiver).
+    /// (and, in S6, the webhook receiver), plus S8's second server process.
     pub server_cores: f64,
     /// PostgreSQL backends of still-open connections plus its background processes.
     pub postgres_cores: f64,
@@ -61,6 +81,8 @@ impl Snapshot {
             s.client = main;
             s.server = all - main;
         }
+        let extra = SERVER_PIDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        s.server += extra.iter().filter_map(|pid| proc_stat(*pid)).map(|p| p.secs).sum::<f64>();
         let procs: Vec<Proc> = fs::read_dir("/proc")
             .map(|rd| {
                 rd.flatten()

@@ -3,16 +3,19 @@
 //!
 //! `imreceipts-bench all` starts the server in-process on a fresh database of an embedded
 //! cluster (`var/bench`), seeds it, runs every scenario for a fixed time and stops everything.
+//! S8 adds a second server process (this binary re-run as the hidden `serve` subcommand).
 //! See BENCHMARKS.md.
 
 mod baseline;
 mod cpu;
 mod load;
 mod memory;
+mod multi;
 mod pgstats;
 mod report;
 mod scenarios;
 mod seed;
+mod streams;
 mod target;
 mod webhook;
 
@@ -28,6 +31,7 @@ use tracing_subscriber::prelude::*;
 
 use crate::load::{Measured, Plan};
 use crate::report::{Config, Machine, Report, Scenario, Seed};
+use crate::scenarios::{ReadGroup, Span};
 use crate::seed::{Sizes, World};
 use crate::target::{Api, Embedded};
 
@@ -44,11 +48,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Every scenario (S1-S6) and the pgbench baseline.
+    /// Every scenario (S1-S8) and the pgbench baseline.
     All(Opts),
     /// Only the named scenarios.
     Run {
-        /// Comma-separated: s1,s2,s3,s4,s5,s6,pg.
+        /// Comma-separated: s1,s2,s3,s4,s5,s6,s7,s8,pg.
         #[arg(long, value_delimiter = ',', required = true)]
         scenarios: Vec<Id>,
         #[command(flatten)]
@@ -69,6 +73,13 @@ enum Command {
         #[arg(long, default_value = "var/bench")]
         data_dir: PathBuf,
     },
+    /// S8's second server process (started by the harness; settings from the environment, as
+    /// the `imreceipts` binary reads them).
+    #[command(hide = true)]
+    Serve {
+        #[command(flatten)]
+        settings: Box<imreceipts::settings::Settings>,
+    },
 }
 
 /// Scenario ids.
@@ -80,6 +91,10 @@ enum Id {
     S4,
     S5,
     S6,
+    /// Open event streams: idle cost, receipt-to-stream latency.
+    S7,
+    /// Two server processes on one database: S1a split over both, webhooks from both.
+    S8,
     /// The pgbench baseline for S1 and S2.
     Pg,
 }
@@ -104,6 +119,21 @@ struct Opts {
     /// MaxInFlight of the S6 endpoint (1-64; the server's default when unset).
     #[arg(long)]
     webhook_max_in_flight: Option<u32>,
+    /// Event streams S7 opens (distinct users).
+    #[arg(long, default_value_t = 1000)]
+    streams: usize,
+    /// Receipts per second S7 generates while its streams are open.
+    #[arg(long, default_value_t = 500)]
+    stream_rate: u32,
+    /// Seconds of each S7 idle window.
+    #[arg(long, default_value_t = 5)]
+    stream_idle: u64,
+    /// Receipts per second of S8's webhook step (two dispatching processes).
+    #[arg(long, default_value_t = 400)]
+    multi_webhook_rate: u32,
+    /// Skip the 100,000-member group (its seeding and S4/S5 on it).
+    #[arg(long)]
+    skip_100k: bool,
     /// A small data set (for the smoke test).
     #[arg(long)]
     small_seed: bool,
@@ -148,7 +178,9 @@ fn main() -> Result<()> {
 
     let cli = Cli::parse();
     let (ids, opts, command) = match cli.command {
-        Command::All(o) => (vec![Id::S1, Id::S2, Id::S3, Id::S4, Id::S5, Id::S6, Id::Pg], o, "all".to_string()),
+        Command::All(o) => {
+            (vec![Id::S1, Id::S2, Id::S3, Id::S4, Id::S5, Id::S6, Id::S7, Id::S8, Id::Pg], o, "all".to_string())
+        }
         Command::Run { scenarios, opts } => {
             let names: Vec<String> = scenarios.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
             (scenarios, opts, format!("run --scenarios {}", names.join(",")))
@@ -156,9 +188,13 @@ fn main() -> Result<()> {
         Command::Memory { messages, rounds, concurrency, data_dir } => {
             return memory::run(&data_dir, messages.max(1), rounds.max(1), concurrency.max(1));
         }
+        Command::Serve { settings } => return multi::serve(*settings),
     };
     if opts.duration == 0 || opts.concurrency == 0 || opts.read_concurrency == 0 {
         bail!("--duration, --concurrency and --read-concurrency must be at least 1");
+    }
+    if opts.streams < 2 || opts.stream_rate == 0 || opts.multi_webhook_rate == 0 {
+        bail!("--streams must be at least 2, --stream-rate and --multi-webhook-rate at least 1");
     }
     let started = Instant::now();
     let mut machine = Machine::describe();
@@ -194,6 +230,11 @@ fn main() -> Result<()> {
         read_concurrency: opts.read_concurrency,
         webhook_rates: opts.webhook_rates.clone(),
         webhook_max_in_flight: opts.webhook_max_in_flight,
+        streams: opts.streams,
+        stream_rate: opts.stream_rate,
+        stream_idle_s: opts.stream_idle,
+        multi_webhook_rate: opts.multi_webhook_rate,
+        skip_100k: opts.skip_100k,
         server: if embedded.is_some() {
             let defaults = imreceipts::settings::Settings::defaults();
             format!(
@@ -214,6 +255,8 @@ fn main() -> Result<()> {
         scenarios: Vec::new(),
         webhooks: Vec::new(),
         webhook_cpu: None,
+        streams: None,
+        multi_webhooks: Vec::new(),
         baselines: Vec::new(),
         ratios: Vec::new(),
         goals: Vec::new(),
@@ -248,9 +291,29 @@ async fn run(
     pg_admin: Option<&str>,
     report: &mut Report,
 ) -> Result<()> {
-    let sizes = if opts.small_seed { Sizes::small() } else { Sizes::full() };
+    let mut sizes = if opts.small_seed { Sizes::small() } else { Sizes::full() };
+    // What only some scenarios use is seeded only for them (`run` with a few is quicker).
+    let reads = ids.contains(&Id::S4) || ids.contains(&Id::S5);
+    if opts.skip_100k || !reads {
+        sizes.huge_members = 0;
+        sizes.huge_readers = 0;
+    }
+    if !reads {
+        sizes.large_readers = 0;
+    }
+    if !(ids.contains(&Id::S2) || ids.contains(&Id::S3)) {
+        sizes.c2c_senders = 0;
+    }
+    if !ids.contains(&Id::S8) {
+        sizes.medium_multi_msgs = 0;
+        sizes.small_multi_msgs = 0;
+    }
+    if ids.contains(&Id::S7) && opts.streams > sizes.accounts() - 1 {
+        bail!("--streams {} needs as many accounts besides u00000; the seed has {}", opts.streams, sizes.accounts());
+    }
     let t = Instant::now();
-    let (world, steps) = seed::seed(api, &sizes).await.context("seeding")?;
+    let db_url = embedded.map(|e| e.db_url.clone());
+    let (world, steps) = seed::seed(api, &sizes, db_url.as_deref()).await.context("seeding")?;
     let mut notes = vec![
         format!(
             "{} accounts imported: the issue's {} plus the rest of the {}-member group's members (the group needs one account per member)",
@@ -277,7 +340,25 @@ async fn run(
             world.large_group,
             sizes.large_msgs
         ),
+        format!(
+            "the medium group's messages after S1's ({}) and the S6 group's after S6's ({}) are S8's",
+            sizes.medium_multi_msgs, sizes.small_multi_msgs
+        ),
     ];
+    if let Some(h) = &world.huge_group {
+        notes.push(format!(
+            "{h}: {} members (accounts imported and members added through the API, MaxReceiptGroupMembers raised to fit), {} messages; {} members read messages 1..k (k spread over 1..{}) {}",
+            sizes.huge_members,
+            sizes.huge_msgs,
+            sizes.huge_readers,
+            sizes.huge_msgs,
+            if embedded.is_some() {
+                "through the bulk path: one INSERT ... SELECT into group_receipts and one UPDATE of the counters in the bench database, checked through get_group_msg_receipt"
+            } else {
+                "through group_msg_read_report"
+            }
+        ));
+    }
     if let Some(e) = embedded {
         // Fresh statistics and no pending dirty pages, as a long-running database would have.
         target::sql(&e.db_url, "ANALYZE")?;
@@ -290,7 +371,6 @@ async fn run(
         steps,
         notes,
     });
-    let db_url = embedded.map(|e| e.db_url.clone());
     let db = db_url.as_deref();
     let write = |label: &str| plan(label, opts.concurrency, opts);
     let read = |label: &str| plan(label, opts.read_concurrency, opts);
@@ -331,46 +411,50 @@ async fn run(
         let note = "every call upserts the conversation's read time (a write even when the time does not move) and counts the reader's unread messages";
         push(report, "s3", "C2C conversation read (set read time)", "openim/admin_set_msg_read", &p, m, &world, note);
     }
+    let large =
+        ReadGroup { id: world.large_group.clone(), members: world.sizes.large_members, msgs: world.sizes.large_msgs };
+    let huge = world.huge_group.as_ref().map(|id| ReadGroup {
+        id: id.clone(),
+        members: world.sizes.huge_members,
+        msgs: world.sizes.huge_msgs,
+    });
+    let read_groups: Vec<(&str, &str, ReadGroup)> =
+        std::iter::once(("", "10,000", large)).chain(huge.map(|h| ("_100k", "100,000", h))).collect();
     if ids.contains(&Id::S4) {
-        let p = read("s4 get_group_msg_receipt x30");
-        let m = measure(db, opts.pg_stats, scenarios::s4_counts(api, &world, &p)).await;
-        push(
-            report,
-            "s4",
-            "read counts of 30 msgs, 10,000 members",
-            "group_open_http_svc/get_group_msg_receipt",
-            &p,
-            m,
-            &world,
-            "",
-        );
+        for (suffix, members, group) in &read_groups {
+            let id = format!("s4{suffix}");
+            let p = read(&format!("{id} get_group_msg_receipt x30"));
+            let m = measure(db, opts.pg_stats, scenarios::s4_counts(api, group, &p)).await;
+            let title = format!("read counts of 30 msgs, {members} members");
+            push(report, &id, &title, "group_open_http_svc/get_group_msg_receipt", &p, m, &world, "");
+        }
     }
     if ids.contains(&Id::S5) {
-        let p = read("s5 get_group_msg_receipt_detail walk");
-        let m = measure(db, opts.pg_stats, scenarios::s5_walk(api, &world, &p)).await;
-        let note = format!(
-            "one op = a full walk of the read list then the unread list of one message ({} per page); latency columns are per walk, pages below",
-            scenarios::S5_PAGE
-        );
-        push(
-            report,
-            "s5",
-            "reader lists walk, 10,000 members",
-            "group_open_http_svc/get_group_msg_receipt_detail",
-            &p,
-            m,
-            &world,
-            &note,
-        );
+        for (suffix, members, group) in &read_groups {
+            let id = format!("s5{suffix}");
+            let p = read(&format!("{id} get_group_msg_receipt_detail walk"));
+            let m = measure(db, opts.pg_stats, scenarios::s5_walk(api, group, &p)).await;
+            let note = format!(
+                "one op = a full walk of the read list then the unread list of one message ({} per page); latency columns are per walk, pages below",
+                scenarios::S5_PAGE
+            );
+            let title = format!("reader lists walk, {members} members");
+            push(report, &id, &title, "group_open_http_svc/get_group_msg_receipt_detail", &p, m, &world, &note);
+        }
     }
     if ids.contains(&Id::S6) {
         checkpoint(db);
         let before = cpu::Snapshot::take();
         let t = Instant::now();
         let warm = Duration::from_secs(opts.warmup);
+        let receipts = webhook::Receipts {
+            apis: vec![api.clone()],
+            group: world.small_group.clone(),
+            span: Span { first: 1, count: world.sizes.small_msgs as u64 },
+            readers: world.sizes.small_members as u64 - 1,
+        };
         match webhook::run(
-            api,
-            &world,
+            &receipts,
             &opts.webhook_rates,
             opts.webhook_max_in_flight,
             warm,
@@ -382,6 +466,37 @@ async fn run(
             Err(e) => report.failures.push(format!("s6: {e:#}")),
         }
         report.webhook_cpu = Some(before.usage_until(&cpu::Snapshot::take(), t.elapsed().as_secs_f64()));
+    }
+    if ids.contains(&Id::S7) {
+        checkpoint(db);
+        let o = streams::Options {
+            streams: opts.streams,
+            rate: opts.stream_rate,
+            idle: Duration::from_secs(opts.stream_idle.max(1)),
+            warmup: Duration::from_secs(opts.warmup),
+            duration: Duration::from_secs(opts.duration),
+        };
+        let res = match embedded {
+            // A running target holds the streams itself; its cost is then not separable.
+            None => streams::run(api, None, &o).await,
+            Some(e) => streams::run_on_own_server(api, e, &o, &opts.admin).await,
+        };
+        match res {
+            Ok(r) => report.streams = Some(r),
+            Err(e) => report.failures.push(format!("s7: {e:#}")),
+        }
+    }
+    if ids.contains(&Id::S8) {
+        match embedded {
+            None => report.failures.push(
+                "s8: skipped, it starts a second server on the in-process server's database (not with --target)".into(),
+            ),
+            Some(e) => {
+                if let Err(e) = multi::s8(api, e, &world, opts, report).await {
+                    report.failures.push(format!("s8: {e:#}"));
+                }
+            }
+        }
     }
     if ids.contains(&Id::Pg) {
         match pg_admin {
@@ -456,7 +571,7 @@ fn checkpoint(db: Option<&str>) {
 fn push(report: &mut Report, id: &str, title: &str, command: &str, p: &Plan, run: Run, world: &World, note: &str) {
     let mut s = Scenario::from_measured(id, title, command, p.concurrency, run.measured, run.cpu, note);
     s.pg_top = run.top;
-    if s.new_fraction < 0.999 && id != "s4" && id != "s5" {
+    if s.new_fraction < 0.999 && !id.starts_with("s4") && !id.starts_with("s5") {
         let more = format!(
             "{:.1}% of the receipt writes were new; the rest repeated rows already read (the seeded space of {} was used up)",
             s.new_fraction * 100.0,
@@ -482,6 +597,7 @@ fn space(id: &str, world: &World) -> String {
     let s = &world.sizes;
     match id {
         "s1a" => format!("{} messages x {} readers", s.medium_single_msgs, s.medium_members - 1),
+        "s8a" => format!("{} messages x {} readers", s.medium_multi_msgs, s.medium_members - 1),
         "s1b" => format!("{} messages x {} readers", s.medium_batch_msgs, s.medium_members - 1),
         "s2" => format!("{} pairs x {} messages", s.c2c_pairs(), s.c2c_msgs_per_pair),
         _ => "rows".into(),

@@ -24,15 +24,29 @@ fn newly_read(v: &Value) -> u64 {
 
 /// S1a: one message per `group_msg_receipt` call in the 200-member group.
 pub async fn s1_single(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let (api, sizes, group) = (api.clone(), world.sizes.clone(), world.medium_group.clone());
-    let msgs = sizes.medium_single_msgs as u64;
+    let msgs = Span { first: 1, count: world.sizes.medium_single_msgs as u64 };
+    single_receipts(vec![api.clone()], world, msgs, plan).await
+}
+
+/// Consecutive messages of a group: MsgSeq `first..first + count`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub first: u64,
+    pub count: u64,
+}
+
+/// One message per `group_msg_receipt` call in the 200-member group, on messages `msgs`;
+/// call i goes to server `apis[i % apis.len()]` (S1a with one, S8a with two).
+pub async fn single_receipts(apis: Vec<Api>, world: &World, span: Span, plan: &Plan) -> Measured {
+    let (sizes, group) = (world.sizes.clone(), world.medium_group.clone());
+    let msgs = span.count;
     let readers = sizes.medium_members as u64 - 1;
     closed_loop(plan, move |i| {
-        let api = api.clone();
+        let api = apis[i as usize % apis.len()].clone();
         // Consecutive calls go to consecutive messages, so concurrent calls lock different
         // counter rows; each (message, reader) comes up once per `msgs * readers` calls.
         let k = i % (msgs * readers);
-        let seq = 1 + k % msgs;
+        let seq = span.first + k % msgs;
         let reader = account(1 + (k / msgs) as usize);
         let group = group.clone();
         async move {
@@ -108,10 +122,19 @@ pub async fn s3_set_read(api: &Api, world: &World, plan: &Plan) -> Measured {
     .await
 }
 
-/// S4: counts of 30 messages in the 10,000-member group per `get_group_msg_receipt` call.
-pub async fn s4_counts(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let (api, group) = (api.clone(), world.large_group.clone());
-    let windows = (world.sizes.large_msgs.saturating_sub(S4_SEQS) + 1) as u64;
+/// A group S4 and S5 read: its id, members and messages (all from its owner, read as
+/// [`seed::read_upto`] says).
+#[derive(Debug, Clone)]
+pub struct ReadGroup {
+    pub id: String,
+    pub members: usize,
+    pub msgs: usize,
+}
+
+/// S4: counts of 30 messages of `group` per `get_group_msg_receipt` call.
+pub async fn s4_counts(api: &Api, group: &ReadGroup, plan: &Plan) -> Measured {
+    let (api, windows) = (api.clone(), (group.msgs.saturating_sub(S4_SEQS) + 1) as u64);
+    let group = group.id.clone();
     closed_loop(plan, move |i| {
         let (api, group) = (api.clone(), group.clone());
         let start = 1 + i % windows;
@@ -130,15 +153,15 @@ pub async fn s4_counts(api: &Api, world: &World, plan: &Plan) -> Measured {
     .await
 }
 
-/// S5: full walks of the read and then the unread list of one message of the 10,000-member
-/// group, 100 per page; checks that the two lists add up to the message's eligible readers.
-pub async fn s5_walk(api: &Api, world: &World, plan: &Plan) -> Measured {
-    let (api, group) = (api.clone(), world.large_group.clone());
-    let sizes = world.sizes.clone();
-    // Messages in the middle of the large group: about half its seeded readers read them.
-    let msgs = sizes.large_msgs as u64;
+/// S5: full walks of the read and then the unread list of one message of `group`, 100 per
+/// page; checks that the two lists add up to the message's eligible readers.
+pub async fn s5_walk(api: &Api, group: &ReadGroup, plan: &Plan) -> Measured {
+    let api = api.clone();
+    // Messages in the middle of the group: about half its seeded readers read them.
+    let msgs = group.msgs as u64;
     let (lo, hi) = (msgs / 4 + 1, 3 * msgs / 4);
-    let eligible = sizes.large_members as u64 - 1;
+    let eligible = group.members as u64 - 1;
+    let group = group.id.clone();
     closed_loop(plan, move |i| {
         let (api, group) = (api.clone(), group.clone());
         let seq = lo + i % (hi - lo + 1);

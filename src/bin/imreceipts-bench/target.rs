@@ -31,6 +31,9 @@ pub struct Api {
     http: reqwest::Client,
     base: Arc<str>,
     query: Arc<str>,
+    /// The app it signs for, and the key (S8 points a second client at a second server).
+    pub sdkappid: u64,
+    pub secret_key: Arc<str>,
 }
 
 impl Api {
@@ -50,12 +53,38 @@ impl Api {
             http,
             base: base.trim_end_matches('/').into(),
             query: format!("sdkappid={sdkappid}&identifier={admin}&usersig={sig}&random=1&contenttype=json").into(),
+            sdkappid,
+            secret_key: key.into(),
         })
+    }
+
+    /// The URL of `service/command` with the admin's query string.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v4/{path}?{}", self.base, self.query)
+    }
+
+    /// The sum of the server's `/metrics` counter `name` over all its labels.
+    pub async fn counter(&self, name: &str) -> Result<f64, String> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("/metrics: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("/metrics: {e}"))?;
+        Ok(text
+            .lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
     }
 
     /// Calls `service/command` with a JSON body; an error unless HTTP 200 and ActionStatus OK.
     pub async fn call(&self, path: &str, body: &Value) -> Result<Value, String> {
-        let url = format!("{}/v4/{path}?{}", self.base, self.query);
+        let url = self.url(path);
         let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
         let resp = self
             .http
@@ -85,7 +114,10 @@ pub struct Embedded {
     pub admin_url: String,
     /// URL of the fresh database the server uses.
     pub db_url: String,
-    db_name: String,
+    /// Its name.
+    pub db_name: String,
+    /// The key sealing webhook secrets (base64), for S8's second server on the same database.
+    pub secrets_key: String,
     system: actix_web::rt::System,
     thread: Option<JoinHandle<()>>,
     /// The server's port on 127.0.0.1.
@@ -109,6 +141,7 @@ impl Embedded {
                 pg,
                 db_url: s.db_url,
                 db_name: s.db_name,
+                secrets_key: s.secrets_key,
                 system: s.system,
                 thread: Some(s.thread),
                 port: s.port,
@@ -142,6 +175,7 @@ impl Embedded {
 struct Launched {
     db_url: String,
     db_name: String,
+    secrets_key: String,
     system: actix_web::rt::System,
     thread: JoinHandle<()>,
     port: u16,
@@ -174,6 +208,10 @@ fn launch(pg: &EmbeddedPg, data_dir: &Path, identity: AppIdentity) -> Result<Lau
     settings.listen = "127.0.0.1:0".parse()?;
     settings.data_dir = data_dir.to_path_buf();
     settings.webhooks.allow_loopback = true;
+    // Given rather than generated into the data directory, so a second server can share it.
+    let key = imreceipts::vault::Key::generate();
+    let secrets_key = key.to_base64();
+    settings.secrets_key = Some(key);
     let url = db_url.clone();
     let (port, system, thread) = spawn_system("imreceipts-server", move || {
         let app = Application::build(&settings, identity, &url)?;
@@ -185,7 +223,7 @@ fn launch(pg: &EmbeddedPg, data_dir: &Path, identity: AppIdentity) -> Result<Lau
         });
         Ok(port)
     })?;
-    Ok(Launched { db_url, db_name, system, thread, port })
+    Ok(Launched { db_url, db_name, secrets_key, system, thread, port })
 }
 
 /// Runs `init` inside a new actix System on a thread of its own and keeps that System running

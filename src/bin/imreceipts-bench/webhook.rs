@@ -1,7 +1,8 @@
 //! S6: webhook delivery to a local receiver. Receipts are generated open loop at a fixed rate
 //! (a timer, not a closed loop, so a slow server cannot slow the generator down and hide its
 //! own latency); the receiver compares each event's `EventTime` (ms, taken when the event is
-//! enqueued in the receipt's transaction) with its arrival time on the same clock.
+//! enqueued in the receipt's transaction) with its arrival time on the same clock. S8 runs the
+//! same steps with the receipts split over two server processes, both dispatching.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +14,10 @@ use anyhow::{anyhow, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::cpu;
 use crate::load::Percentiles;
-use crate::seed::{account, World};
+use crate::scenarios::Span;
+use crate::seed::account;
 use crate::target::{spawn_system, Api};
 
 /// How long to wait for the backlog after the generator stops.
@@ -98,19 +101,47 @@ pub struct WebhookResult {
     pub events_delivered: u64,
     /// Deliveries of an id already seen (at-least-once duplicates).
     pub duplicates: u64,
+    /// Events beyond one per receipt (a receipt that fired under two webhook ids).
+    pub extra_events: u64,
+    /// Delivery attempts each server process made during the step (its
+    /// `imreceipts_webhook_attempts_total`), in the order of the receipts' servers.
+    pub attempts_by_process: Vec<u64>,
     /// Events that arrived per second of the recorded window.
     pub delivered_per_s: f64,
     /// Arrival time minus EventTime.
     pub enqueue_to_delivery: Percentiles,
     /// Seconds after the generator stopped until the last expected event arrived.
     pub drain_s: f64,
+    /// CPU over the step (warm-up, recorded window and drain).
+    pub cpu: cpu::Usage,
+    /// Seconds the CPU figures cover.
+    pub cpu_s: f64,
+    /// Receipt calls made during those seconds (warm-up included).
+    pub cpu_calls: u64,
     pub error_samples: Vec<String>,
+}
+
+impl WebhookResult {
+    /// Server and PostgreSQL CPU microseconds per receipt call of the step.
+    pub fn cpu_us_per_receipt(&self) -> (f64, f64) {
+        let per = |cores: f64| cores * self.cpu_s * 1e6 / self.cpu_calls.max(1) as f64;
+        (per(self.cpu.server_cores), per(self.cpu.postgres_cores))
+    }
+}
+
+/// Where the generated receipts go: messages `span` of `group`, read by accounts
+/// 1..=`readers`, each call to `apis[k % apis.len()]`.
+#[derive(Clone)]
+pub struct Receipts {
+    pub apis: Vec<Api>,
+    pub group: String,
+    pub span: Span,
+    pub readers: u64,
 }
 
 /// Runs S6 at each rate in turn against one endpoint; returns one result per rate.
 pub async fn run(
-    api: &Api,
-    world: &World,
+    receipts: &Receipts,
     rates: &[u32],
     max_in_flight: Option<u32>,
     warmup: Duration,
@@ -122,6 +153,7 @@ pub async fn run(
     if let Some(n) = max_in_flight {
         endpoint["MaxInFlight"] = n.into();
     }
+    let api = &receipts.apis[0];
     let created = api
         .call("webhook_svc/create_endpoint", &endpoint)
         .await
@@ -130,12 +162,21 @@ pub async fn run(
     let next = Arc::new(AtomicU64::new(0));
     let mut out = Vec::new();
     for &rate in rates {
-        out.push(step(api, world, &receiver.log, &next, rate, warmup, duration).await);
+        out.push(step(receipts, &receiver.log, &next, rate, warmup, duration).await);
     }
     // Later scenarios and the raw baseline must not pay for deliveries.
     let _ = api.call("webhook_svc/delete_endpoint", &json!({"EndpointId": endpoint})).await;
     receiver.stop();
     Ok(out)
+}
+
+/// Each server's delivery attempts so far (0 where /metrics cannot be read).
+async fn attempts(apis: &[Api]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for api in apis {
+        out.push(api.counter("imreceipts_webhook_attempts_total").await.unwrap_or(0.0) as u64);
+    }
+    out
 }
 
 struct Calls {
@@ -148,18 +189,18 @@ struct Calls {
 }
 
 async fn step(
-    api: &Api,
-    world: &World,
+    receipts: &Receipts,
     log: &Log,
     next: &Arc<AtomicU64>,
     rate: u32,
     warmup: Duration,
     duration: Duration,
 ) -> WebhookResult {
-    let label = format!("s6 webhooks @{rate}/s");
+    let label = format!("{} webhooks @{rate}/s", if receipts.apis.len() > 1 { "s8b" } else { "s6" });
     log.lock().map(|mut l| l.clear()).unwrap_or_default();
-    let msgs = world.sizes.small_msgs as u64;
-    let readers = world.sizes.small_members as u64 - 1;
+    let cpu_before = cpu::Snapshot::take();
+    let attempts_before = attempts(&receipts.apis).await;
+    let (msgs, readers) = (receipts.span.count, receipts.readers);
     let calls = Arc::new(Mutex::new(Calls {
         latencies_us: Vec::new(),
         ok: 0,
@@ -173,6 +214,7 @@ async fn step(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     let mut tasks = Vec::new();
     let mut last_print = start;
+    let mut generated = 0u64;
     loop {
         tick.tick().await;
         let now = Instant::now();
@@ -191,10 +233,13 @@ async fn step(
                 c.1
             );
         }
-        let k = next.fetch_add(1, Ordering::Relaxed) % (msgs * readers);
-        let seq = 1 + k % msgs;
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        generated += 1;
+        let k = n % (msgs * readers);
+        let seq = receipts.span.first + k % msgs;
         let reader = account(1 + (k / msgs) as usize);
-        let (api, calls, group) = (api.clone(), calls.clone(), world.small_group.clone());
+        let api = receipts.apis[n as usize % receipts.apis.len()].clone();
+        let (calls, group) = (calls.clone(), receipts.group.clone());
         let recorded = now >= measure_from;
         tasks.push(tokio::spawn(async move {
             let body = json!({"GroupId": group, "From_Account": &reader, "MsgSeqList": [{"MsgSeq": seq}]});
@@ -243,6 +288,7 @@ async fn step(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut seen = HashSet::new();
+    let mut receipts_seen = HashSet::new();
     let mut duplicates = 0;
     let mut latencies = Vec::new();
     let mut first_ms = i64::MAX;
@@ -253,11 +299,14 @@ async fn step(
                 duplicates += 1;
                 continue;
             }
+            receipts_seen.insert(a.receipt.clone());
             latencies.push(((a.received_ms - a.event_time_ms).max(0) as u64) * 1000);
             first_ms = first_ms.min(a.event_time_ms);
             last_ms = last_ms.max(a.received_ms);
         }
     }
+    let attempts_by_process =
+        attempts(&receipts.apis).await.iter().zip(&attempts_before).map(|(a, b)| a.saturating_sub(*b)).collect();
     let (mut call_latencies, ok, errors, error_samples) = calls
         .lock()
         .map(|mut c| (std::mem::take(&mut c.latencies_us), c.ok, c.errors, c.error_samples.clone()))
@@ -268,8 +317,10 @@ async fn step(
         call_errors: errors,
         call_latency: Percentiles::of(&mut call_latencies),
         events_expected: expected.len() as u64,
-        events_delivered: seen.len() as u64,
+        events_delivered: receipts_seen.len() as u64,
         duplicates,
+        extra_events: (seen.len() - receipts_seen.len()) as u64,
+        attempts_by_process,
         // From the first event's enqueue to the last arrival: below the rate when delivery
         // falls behind.
         delivered_per_s: if last_ms > first_ms {
@@ -279,6 +330,9 @@ async fn step(
         },
         enqueue_to_delivery: Percentiles::of(&mut latencies),
         drain_s: drained_at.duration_since(stopped).as_secs_f64(),
+        cpu: cpu_before.usage_until(&cpu::Snapshot::take(), start.elapsed().as_secs_f64()),
+        cpu_s: start.elapsed().as_secs_f64(),
+        cpu_calls: generated,
         error_samples,
     };
     eprintln!(
