@@ -77,7 +77,7 @@ good AS (
 -- Messages are locked in (group, seq) order, so concurrent writers cannot deadlock; the
 -- conditions are checked again on the locked row versions.
 locked AS (
-  SELECT g.gid, g.seq, g.reader, g.ack FROM good g
+  SELECT g.call, g.gid, g.seq, g.reader, g.ack FROM good g
    CROSS JOIN LATERAL (SELECT 1 FROM group_messages m
                         WHERE m.group_id = g.gid AND m.msg_seq = g.seq AND m.need_receipt AND m.recalled_at IS NULL
                         FOR NO KEY UPDATE) l
@@ -110,8 +110,10 @@ notify AS (
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
+-- One event per call, as Tencent fires one callback per report (the join back to the calls
+-- runs only when someone subscribes).
 hook AS (
-  SELECT w.gid, w.reader, json_build_object(
+  SELECT l.call, json_build_object(
            'CallbackCommand', 'Group.CallbackAfterReadReceipt', 'GroupId', w.gid,
            'Type', (SELECT g.group_type FROM groups g WHERE g.group_id = w.gid),
            'GroupMsgReceiptList', json_agg(json_build_object(
@@ -127,17 +129,15 @@ hook AS (
                    ELSE json_build_object('Member_Account', w.reader, 'AckContent', w.ack) END))
              ORDER BY w.seq),
            'EventTime', $8::int8) AS body
-    FROM won w
+    FROM won w JOIN locked l ON l.gid = w.gid AND l.seq = w.seq AND l.reader = w.reader
    WHERE EXISTS (SELECT 1 FROM subs)
-   GROUP BY w.gid, w.reader),
--- The event takes the id and origin of the first call of that reader in that group.
+   GROUP BY l.call, w.gid),
 ev AS (
   INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
   SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
     FROM hook h
-    CROSS JOIN LATERAL (SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-                                   AS o(public_id, client_ip, platform, gid, reader)
-                         WHERE o.gid = h.gid AND o.reader = h.reader LIMIT 1) o
+    JOIN unnest($9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
+      ON o.n - 1 = h.call
   RETURNING id),
 queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
 SELECT 0 AS kind, it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
@@ -221,8 +221,6 @@ struct Input<'a> {
     event_ids: Vec<String>,
     ips: Vec<&'a str>,
     platforms: Vec<&'a str>,
-    call_gids: Vec<&'a str>,
-    call_readers: Vec<&'a str>,
 }
 
 impl<'a> Input<'a> {
@@ -237,8 +235,6 @@ impl<'a> Input<'a> {
             event_ids: calls.iter().map(|_| outbox::new_event_id()).collect(),
             ips: calls.iter().map(|c| c.origin.client_ip.as_str()).collect(),
             platforms: calls.iter().map(|c| c.origin.platform.as_str()).collect(),
-            call_gids: calls.iter().map(|c| c.group_id.as_str()).collect(),
-            call_readers: calls.iter().map(|c| c.reader.as_str()).collect(),
         };
         for (i, c) in calls.iter().enumerate() {
             let i = i32::try_from(i).map_err(|_| ApiError::invalid("too many calls in one batch"))?;
@@ -270,8 +266,6 @@ impl<'a> Input<'a> {
             .bind::<Array<Text>, _>(&self.event_ids)
             .bind::<Array<Text>, _>(&self.ips)
             .bind::<Array<Text>, _>(&self.platforms)
-            .bind::<Array<Text>, _>(&self.call_gids)
-            .bind::<Array<Text>, _>(&self.call_readers)
             .load(conn)?)
     }
 }
