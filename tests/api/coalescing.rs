@@ -118,3 +118,35 @@ async fn coalesced_c2c_receipts_keep_each_calls_outcome() {
     assert_eq!(calls, 2 * PAIRS as u64, "every call went through the coalescer");
     assert!(calls > batches, "{calls} calls in {batches} batches: concurrent calls should share batches");
 }
+
+#[actix_web::test]
+async fn calls_of_one_reader_that_share_a_batch_fire_one_callback_each() {
+    const MESSAGES: usize = 20;
+    let app = spawn_app_with(one_writer()).await;
+    let rx = crate::receiver::Receiver::start();
+    app.ok("webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", rx.base)})).await;
+    app.import(&["owner", "bob"]).await;
+    let gid = app.group("Public", "owner", &["bob"]).await;
+    let mut seqs = Vec::new();
+    for _ in 0..MESSAGES {
+        seqs.push(app.group_msg(&gid, "owner", true).await);
+    }
+    let calls = seqs.iter().map(|seq| {
+        app.ok(
+            "group_open_http_svc/group_msg_receipt",
+            json!({"GroupId": gid, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]}),
+        )
+    });
+    join_all(calls).await;
+    let got = rx.wait_for("/ok", MESSAGES, std::time::Duration::from_secs(15)).await;
+    let mut reported: Vec<i64> = got
+        .iter()
+        .map(|r| {
+            let list = r.json()["GroupMsgReceiptList"].as_array().cloned().unwrap_or_default();
+            assert_eq!(list.len(), 1, "one receipt per callback: {}", r.json());
+            list[0]["MsgSeq"].as_i64().unwrap_or(-1)
+        })
+        .collect();
+    reported.sort_unstable();
+    assert_eq!(reported, seqs, "one callback per call, none merged");
+}
