@@ -38,6 +38,17 @@ impl ConsoleError {
     }
 }
 
+impl ConsoleError {
+    /// A lookup's error as the console shows it: the store answers a missing endpoint or
+    /// delivery with 10004 (invalid parameter), which here is a 404 page.
+    pub fn missing_record(e: ApiError) -> ConsoleError {
+        match e {
+            ApiError::InvalidParam(m) => ConsoleError::NotFound(m),
+            other => other.into(),
+        }
+    }
+}
+
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -192,8 +192,10 @@ pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<W
     let (mut verdicts, written): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.kind == 0);
     let wake = verdicts.iter().find_map(|r| r.wake.clone()).unwrap_or_default();
     verdicts.sort_by_key(|r| (r.call, r.seq));
-    let written: HashSet<(String, String, i64)> =
-        written.into_iter().map(|r| (r.gid.unwrap_or_default(), r.reader.unwrap_or_default(), r.seq)).collect();
+    let written: HashSet<(&str, &str, i64)> = written
+        .iter()
+        .map(|r| (r.gid.as_deref().unwrap_or_default(), r.reader.as_deref().unwrap_or_default(), r.seq))
+        .collect();
     // A receipt written for a (group, reader, seq) named by several calls belongs to the first.
     let mut claimed: HashSet<(&str, &str, i64)> = HashSet::new();
     let mut out = Vec::with_capacity(calls.len());
@@ -202,7 +204,7 @@ pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<W
         let mut mine = Vec::new();
         while let Some(r) = verdicts.next_if(|r| r.call as usize == i) {
             let key = (c.group_id.as_str(), c.reader.as_str(), r.seq);
-            let changed = written.contains(&(c.group_id.clone(), c.reader.clone(), r.seq)) && claimed.insert(key);
+            let changed = written.contains(&key) && claimed.insert(key);
             mine.push((r, changed));
         }
         out.push(outcome(conn, c, &mine));

@@ -200,10 +200,7 @@ fn delivery_id(raw: &str) -> Result<i64, ConsoleError> {
 }
 
 async fn load(state: &AppState, id: i64) -> Result<(DeliveryView, Vec<u8>, Vec<AttemptView>), ConsoleError> {
-    state.db(move |c| deliveries::delivery(c, id)).await.map_err(|e| match e {
-        crate::error::ApiError::InvalidParam(m) => ConsoleError::NotFound(m),
-        other => other.into(),
-    })
+    state.db(move |c| deliveries::delivery(c, id)).await.map_err(ConsoleError::missing_record)
 }
 
 /// `GET /console/deliveries/{id}`.

@@ -238,10 +238,7 @@ async fn detail_page(
             Ok((e, recent))
         })
         .await
-        .map_err(|e| match e {
-            crate::error::ApiError::InvalidParam(m) => ConsoleError::NotFound(m),
-            other => other.into(),
-        })?;
+        .map_err(ConsoleError::missing_record)?;
     let h =
         health(state).await?.remove(&id).unwrap_or(Health { h: EndpointHealth::default(), breaker: "closed".into() });
     let an_hour_ago = time::input_value(Utc::now() - Duration::hours(1));
@@ -447,10 +444,7 @@ pub async fn reveal(
             Ok(e.secret.expose().to_string())
         })
         .await
-        .map_err(|e| match e {
-            crate::error::ApiError::InvalidParam(m) => ConsoleError::NotFound(m),
-            other => other.into(),
-        })?;
+        .map_err(ConsoleError::missing_record)?;
     detail_page(&state, &form.session, id, Some(&secret)).await
 }
 
@@ -470,10 +464,7 @@ pub async fn rotate(
             Ok(e.secret.expose().to_string())
         })
         .await
-        .map_err(|e| match e {
-            crate::error::ApiError::InvalidParam(m) => ConsoleError::NotFound(m),
-            other => other.into(),
-        })?;
+        .map_err(ConsoleError::missing_record)?;
     detail_page(&state, &form.session, id, Some(&secret)).await
 }
 
