@@ -69,7 +69,11 @@ pub fn existing(conn: &mut PgConnection, ids: &[String]) -> ApiResult<Vec<String
 
 /// Deletes accounts; their group memberships end (history is kept for receipts).
 /// Returns for each id whether it existed.
-pub fn delete(conn: &mut PgConnection, ids: &[String]) -> ApiResult<Vec<(String, bool)>> {
+pub fn delete(
+    conn: &mut PgConnection,
+    origin: &crate::webhooks::outbox::Origin,
+    ids: &[String],
+) -> ApiResult<Vec<(String, bool)>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let n = diesel::delete(accounts::table.find(id)).execute(conn)?;
@@ -79,7 +83,7 @@ pub fn delete(conn: &mut PgConnection, ids: &[String]) -> ApiResult<Vec<(String,
                 .select(group_members::group_id)
                 .load(conn)?;
             for gid in memberships {
-                crate::domain::groups::remove_members(conn, &gid, std::slice::from_ref(id))?;
+                crate::domain::groups::remove_members(conn, origin, &gid, std::slice::from_ref(id))?;
             }
         }
         out.push((id.clone(), n > 0));

@@ -105,6 +105,7 @@ pub fn set_read(
         // Already read up to (or past) the requested time: nothing changed, nothing to tell.
         return Ok(c2c_read_state::table.find((reader, peer)).select(c2c_read_state::read_time).first(conn)?);
     };
+    crate::domain::completion::after_c2c_conversation_read(conn, origin, reader, peer, effective)?;
     // The peer (whose messages were read) sees the conversation read when they come online.
     notifications::record(
         conn,

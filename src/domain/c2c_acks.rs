@@ -54,14 +54,15 @@ good AS (
    WHERE it.code = 0 AND c.reader_found AND c.sender_found),
 -- Locked in id order so that concurrent writers cannot deadlock.
 locked AS (
-  SELECT m.id FROM c2c_messages m
+  SELECT m.id, m.all_read_at IS NULL AS open FROM c2c_messages m
    WHERE m.id IN (SELECT id FROM good) AND m.recalled_at IS NULL
      AND CASE WHEN $8 THEN m.peer_read_at IS NULL ELSE m.delivered_at IS NULL END
    ORDER BY m.id FOR NO KEY UPDATE),
 changed AS (
   UPDATE c2c_messages m
      SET peer_read_at = CASE WHEN $8 THEN now() ELSE m.peer_read_at END,
-         delivered_at = coalesce(m.delivered_at, now())
+         delivered_at = coalesce(m.delivered_at, now()),
+         all_read_at = CASE WHEN $8 THEN coalesce(m.all_read_at, now()) ELSE m.all_read_at END
    WHERE m.id IN (SELECT id FROM locked)
   RETURNING m.id),
 won AS (
@@ -90,11 +91,25 @@ ev AS (
     JOIN unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
       ON o.n - 1 = h.call
   RETURNING id),
-queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
+queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1),
+-- The message's first read (a conversation read covering it may have come first; the locked
+-- row version says).
+all_read AS (
+  SELECT imr_enqueue_event('C2C.CallbackAfterAllRead', json_build_object(
+             'CallbackCommand', 'C2C.CallbackAfterAllRead', 'From_Account', m.from_account,
+             'To_Account', m.to_account, 'MsgKey', m.msg_key, 'MsgSeq', m.msg_seq, 'MsgRandom', m.msg_random,
+             'MsgTime', m.msg_time, 'ReadTime', extract(epoch FROM now())::int8, 'ReadBy', 'Receipt',
+             'EventTime', $10::int8)::text, o.client_ip, o.platform, NULL) AS n
+    FROM won w JOIN locked l ON l.id = w.id AND l.open
+    JOIN c2c_messages m ON m.id = w.id
+    JOIN unnest($12::text[], $13::text[]) WITH ORDINALITY AS o(client_ip, platform, n) ON o.n - 1 = w.call
+   WHERE $8)
 SELECT it.call, it.idx, c.reader_found, c.sender_found, it.code,
        EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.id = it.id) AS changed,
        (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
-       (SELECT array_agg(DISTINCT sender) FROM won) AS wake
+       (SELECT array_agg(DISTINCT sender) FROM won) AS wake,
+       -- Selected so that it is evaluated (a SELECT in WITH runs only on demand).
+       (SELECT count(*) FROM all_read) AS all_read
   FROM items it JOIN calls c USING (call)
  ORDER BY it.call, it.idx";
 

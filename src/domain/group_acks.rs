@@ -53,23 +53,30 @@ calls AS (
     -- LATERAL with LIMIT keeps every lookup an index probe: with a generic plan's estimates
     -- PostgreSQL would otherwise hash whole tables.
     LEFT JOIN LATERAL (SELECT * FROM groups g WHERE g.group_id = c.gid LIMIT 1) g ON true
+    -- Locked (shared) so that a leave waits for this receipt, or this receipt sees the leave:
+    -- either way the leave counts the reader's unread messages right.
     LEFT JOIN LATERAL (SELECT m.user_id FROM group_members m
-                        WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL LIMIT 1) mm ON true),
+                        WHERE m.group_id = c.gid AND m.user_id = c.reader AND m.leave_seq IS NULL
+                        LIMIT 1 FOR SHARE) mm ON true),
 items AS (
-  SELECT i.call, i.gid, i.reader, i.seq, i.ack,
+  SELECT i.call, i.gid, i.reader, i.seq, i.ack, coalesce(e.departed, false) AS departed,
          CASE WHEN m.msg_seq IS NULL THEN 1
               WHEN NOT m.need_receipt THEN 2
               WHEN m.recalled_at IS NOT NULL THEN 3
               WHEN m.from_account = i.reader THEN 4
-              WHEN NOT EXISTS (SELECT 1 FROM group_members s WHERE s.group_id = i.gid AND s.user_id = i.reader
-                                 AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq) THEN 5
+              WHEN e.departed IS NULL THEN 5
               ELSE 0 END AS code
     FROM input i
     LEFT JOIN LATERAL (SELECT * FROM group_messages m
-                        WHERE m.group_id = i.gid AND m.msg_seq = i.seq LIMIT 1) m ON true),
+                        WHERE m.group_id = i.gid AND m.msg_seq = i.seq LIMIT 1) m ON true
+    -- The membership the message was sent in; an ended one (the reader left and came back)
+    -- means the leave counted this message as departed unread.
+    LEFT JOIN LATERAL (SELECT s.leave_seq IS NOT NULL AS departed FROM group_members s
+                        WHERE s.group_id = i.gid AND s.user_id = i.reader
+                          AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq LIMIT 1) e ON true),
 -- The same reader in two calls of one batch: the first call writes, as if they ran in order.
 good AS (
-  SELECT it.call, it.gid, it.reader, it.seq, it.ack,
+  SELECT it.call, it.gid, it.reader, it.seq, it.ack, it.departed,
          min(it.call) OVER (PARTITION BY it.gid, it.seq, it.reader) AS winner
     FROM items it JOIN calls c USING (call)
    WHERE it.code = 0 AND c.group_found AND c.enabled AND c.is_member
@@ -77,7 +84,7 @@ good AS (
 -- Messages are locked in (group, seq) order, so concurrent writers cannot deadlock; the
 -- conditions are checked again on the locked row versions.
 locked AS (
-  SELECT g.call, g.gid, g.seq, g.reader, g.ack FROM good g
+  SELECT g.call, g.gid, g.seq, g.reader, g.ack, g.departed FROM good g
    CROSS JOIN LATERAL (SELECT 1 FROM group_messages m
                         WHERE m.group_id = g.gid AND m.msg_seq = g.seq AND m.need_receipt AND m.recalled_at IS NULL
                         FOR NO KEY UPDATE) l
@@ -93,12 +100,35 @@ agg AS (
   SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins,
          array_agg(reader) AS readers, array_agg(ack_content) AS acks
     FROM up GROUP BY group_id, msg_seq),
+-- Readers who left after the message was sent and came back: their leave counted it as
+-- departed unread, which their read now undoes (rare, so joined only when there are any).
+redeemed AS (
+  SELECT l.gid, l.seq, count(*)::int AS n FROM locked l
+   WHERE $6 AND l.departed
+     AND EXISTS (SELECT 1 FROM up WHERE up.group_id = l.gid AND up.msg_seq = l.seq AND up.reader = l.reader)
+   GROUP BY l.gid, l.seq),
 changed AS (
   UPDATE group_messages m
      SET read_count = m.read_count + CASE WHEN $6 THEN agg.n ELSE 0 END,
-         delivered_count = m.delivered_count + agg.ins
+         delivered_count = m.delivered_count + agg.ins,
+         departed_unread = m.departed_unread - coalesce(
+             (SELECT rd.n FROM redeemed rd WHERE rd.gid = agg.group_id AND rd.seq = agg.msg_seq), 0)
     FROM agg WHERE m.group_id = agg.group_id AND m.msg_seq = agg.msg_seq
-  RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, agg.readers, agg.acks),
+  RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, m.departed_unread,
+            m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks),
+-- Counts are read off the updated row (current under its lock), so of concurrent receipts
+-- exactly one sees a milestone reached, and the milestone's key makes its event fire once.
+milestones AS (
+  SELECT imr_group_milestones(ch.group_id, ch.msg_seq, ch.from_account, ch.msg_time, ch.msg_random,
+             ch.read_count, ch.eligible_count - ch.departed_unread, ch.read_threshold,
+             o.client_ip, o.platform, now()) AS n
+    FROM changed ch
+    JOIN unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(client_ip, platform, n)
+      ON o.n - 1 = (SELECT min(l.call) FROM locked l WHERE l.gid = ch.group_id AND l.seq = ch.msg_seq)
+   WHERE $6 AND ch.read_count > 0
+     AND (ch.read_count >= ch.eligible_count - ch.departed_unread
+          OR (ch.read_threshold IS NOT NULL
+              AND ch.read_count * 100 >= ch.read_threshold * (ch.eligible_count - ch.departed_unread)))),
 won AS (
   SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack
     FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks) AS u(reader, ack)),
@@ -143,10 +173,12 @@ queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, 
 SELECT 0 AS kind, it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
        NULL::text AS gid, NULL::text AS reader,
        (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
-       (SELECT array_agg(DISTINCT from_account) FROM won) AS wake
+       (SELECT array_agg(DISTINCT from_account) FROM won) AS wake,
+       -- Selected so that the milestones are evaluated (a SELECT in WITH runs only on demand).
+       (SELECT coalesce(sum(n), 0)::int FROM milestones) AS milestones
   FROM items it JOIN calls c USING (call)
 UNION ALL
-SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false, NULL FROM won";
+SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false, NULL, 0 FROM won";
 
 #[derive(QueryableByName, Debug)]
 struct Row {

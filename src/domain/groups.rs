@@ -7,6 +7,7 @@ use rand::Rng;
 
 use crate::db::schema::{group_members, groups};
 use crate::error::{ApiError, ApiResult};
+use crate::webhooks::outbox::Origin;
 
 /// Group types and their aliases, mapped to the canonical name.
 pub fn canonical_type(t: &str) -> ApiResult<&'static str> {
@@ -368,16 +369,22 @@ pub fn add_members(conn: &mut PgConnection, group_id: &str, users: &[String]) ->
 }
 
 /// Ends the memberships of `users` (not members are ignored); returns how many left.
-pub fn remove_members(conn: &mut PgConnection, group_id: &str, users: &[String]) -> ApiResult<usize> {
+///
+/// Messages the leavers had not read stop counting them, which can complete a message
+/// ([`crate::domain::completion::after_leave`]); `origin` travels into those events.
+pub fn remove_members(conn: &mut PgConnection, origin: &Origin, group_id: &str, users: &[String]) -> ApiResult<usize> {
     let g = lock(conn, group_id)?;
-    let n = diesel::update(
+    let left: Vec<(String, i64)> = diesel::update(
         group_members::table
             .filter(group_members::group_id.eq(group_id))
             .filter(group_members::user_id.eq_any(users))
             .filter(group_members::leave_seq.is_null()),
     )
     .set((group_members::leave_seq.eq(g.last_seq), group_members::left_at.eq(diesel::dsl::now)))
-    .execute(conn)?;
+    .returning((group_members::user_id, group_members::join_seq))
+    .get_results(conn)?;
+    let n = left.len();
+    crate::domain::completion::after_leave(conn, origin, group_id, &left, g.last_seq)?;
     let owner_left = g.owner_account.as_ref().is_some_and(|o| users.contains(o));
     diesel::update(groups::table.find(group_id))
         .set((

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod c2c;
 pub mod c2c_acks;
+pub mod completion;
 pub mod config;
 pub mod group_acks;
 pub mod group_receipts;

@@ -383,7 +383,7 @@ pub struct DeleteMemberRequest {
     member_to_del_account: Vec<String>,
 }
 
-pub async fn delete_group_member(state: AppState, _: Caller, req: DeleteMemberRequest) -> ApiResult<Empty> {
+pub async fn delete_group_member(state: AppState, caller: Caller, req: DeleteMemberRequest) -> ApiResult<Empty> {
     wire::check_len(&req.member_to_del_account, 1, 100, "MemberToDel_Account")?;
     state
         .tx(move |c| {
@@ -394,7 +394,7 @@ pub async fn delete_group_member(state: AppState, _: Caller, req: DeleteMemberRe
                     req.group_id
                 )));
             }
-            groups::remove_members(c, &req.group_id, &req.member_to_del_account)
+            groups::remove_members(c, &caller.origin, &req.group_id, &req.member_to_del_account)
         })
         .await?;
     Ok(Empty {})

@@ -121,9 +121,9 @@ fn ids_of(items: Vec<UserIdItem>, field: &str) -> ApiResult<Vec<String>> {
     Ok(items.into_iter().map(|i| i.user_id).collect())
 }
 
-pub async fn account_delete(state: AppState, _: Caller, req: AccountDeleteRequest) -> ApiResult<ResultItems> {
+pub async fn account_delete(state: AppState, caller: Caller, req: AccountDeleteRequest) -> ApiResult<ResultItems> {
     let ids = ids_of(req.delete_item, "DeleteItem")?;
-    let done = state.tx(move |c| accounts::delete(c, &ids)).await?;
+    let done = state.tx(move |c| accounts::delete(c, &caller.origin, &ids)).await?;
     Ok(ResultItems {
         result_item: done
             .into_iter()
