@@ -14,12 +14,17 @@ pub const CHANNEL: &str = "imreceipts_webhooks";
 const NOTIFY: &str = "NOTIFY imreceipts_webhooks";
 
 /// Callback command names fired by imreceipts.
-pub const EVENT_TYPES: [&str; 5] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "C2C.CallbackAfterMsgReport",
     "C2C.CallbackAfterMsgReadReceipt",
     "Group.CallbackAfterReadReceipt",
     "C2C.CallbackAfterMsgWithDraw",
     "Group.CallbackAfterRecallMsg",
+    "Group.CallbackAfterAllRead",
+    "Group.CallbackAfterReadThreshold",
+    "C2C.CallbackAfterAllRead",
+    "Group.CallbackReadDeadlineExpired",
+    "C2C.CallbackReadDeadlineExpired",
 ];
 
 /// Where the request that caused an event came from: the callback's `ClientIP` and
@@ -59,27 +64,24 @@ pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<b
     Ok(row.yes)
 }
 
-/// Stores `payload` for every enabled endpoint subscribed to `event_type`, in the caller's
-/// transaction; returns how many deliveries were queued (none when nobody subscribes).
+/// Stores `payload` for every enabled endpoint subscribed to `event_type`, and for the pull feed
+/// when it is on, in the caller's transaction; returns how many deliveries were queued.
 pub fn enqueue(conn: &mut PgConnection, origin: &Origin, event_type: &str, payload: &Value) -> ApiResult<usize> {
-    let body = serde_json::to_vec(payload)?;
-    let queued = crate::db::cached(
-        "WITH ep AS (SELECT id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))),
-              ev AS (INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
-                     SELECT $2, $1, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
-         INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev, ep",
-    )
-    .bind::<Text, _>(event_type)
-    .bind::<Text, _>(new_event_id())
-    .bind::<Bytea, _>(body)
-    .bind::<Text, _>(&origin.client_ip)
-    .bind::<Text, _>(&origin.platform)
-    .execute(conn)?;
-    if queued > 0 {
-        // Delivered to listeners only when the transaction commits.
-        crate::db::cached(NOTIFY).execute(conn)?;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        n: i32,
     }
-    Ok(queued)
+    // One SQL function (migration 000035) so events queued inside larger statements and here
+    // follow the same rules.
+    let row: Row = crate::db::cached("SELECT imr_enqueue_event($1, $2, $3, $4, $5) AS n")
+        .bind::<Text, _>(event_type)
+        .bind::<Text, _>(serde_json::to_string(payload)?)
+        .bind::<Text, _>(&origin.client_ip)
+        .bind::<Text, _>(&origin.platform)
+        .bind::<Text, _>(new_event_id())
+        .get_result(conn)?;
+    Ok(usize::try_from(row.n).unwrap_or(0))
 }
 
 /// Stores `payload` for endpoint `endpoint_id` alone, whatever it subscribes to and even when
