@@ -65,6 +65,9 @@ pub enum ApiError {
     /// 19003 (extension): a stream resume point older than the notification retention.
     #[error("{0}")]
     ResumeExpired(String),
+    /// 19004 (extension): the pull feed of receipt events is switched off.
+    #[error("{0}")]
+    FeedDisabled(String),
     /// 90008: the sending or reporting account is not imported.
     #[error("{0}")]
     SenderNotFound(String),
@@ -149,6 +152,7 @@ impl ApiError {
                 _ => 19002,
             },
             ApiError::ResumeExpired(_) => 19003,
+            ApiError::FeedDisabled(_) => 19004,
             ApiError::SenderNotFound(_) => 90008,
             ApiError::PeerNotFound(_) => 90003,
             ApiError::InvalidMsgKey(_) => 90054,

@@ -54,7 +54,7 @@ pub fn start(state: AppState) -> Handle {
 pub async fn run_round(state: &AppState, stop: &AtomicBool) -> ApiResult<()> {
     let r = state.retention.clone();
     type Step = fn(&mut PgConnection, &RetentionSettings) -> ApiResult<Vec<(&'static str, u64)>>;
-    let steps: [Step; 3] = [purge_notifications, purge_webhooks, purge_messages];
+    let steps: [Step; 4] = [purge_notifications, purge_webhooks, purge_feed, purge_messages];
     for step in steps {
         for _ in 0..BATCHES_PER_ROUND {
             if stop.load(Ordering::SeqCst) {
@@ -124,6 +124,12 @@ pub fn purge_webhooks(conn: &mut PgConnection, r: &RetentionSettings) -> ApiResu
     let keep = chrono::Duration::days(i64::from(r.webhook_days));
     let c = crate::webhooks::deliveries::purge_finished(conn, keep, i64::from(r.batch.max(1)))?;
     Ok(vec![("webhook_deliveries", c.deliveries), ("webhook_attempts", c.attempts), ("webhook_events", c.events)])
+}
+
+/// Takes one batch of events past `EventFeedRetentionSeconds` out of the pull feed.
+pub fn purge_feed(conn: &mut PgConnection, r: &RetentionSettings) -> ApiResult<Vec<(&'static str, u64)>> {
+    let n = crate::domain::feed::purge(conn, i64::from(r.batch.max(1)))?;
+    Ok(vec![("webhook_events_feed", n)])
 }
 
 #[derive(QueryableByName)]

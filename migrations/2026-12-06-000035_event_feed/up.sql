@@ -8,13 +8,14 @@ ALTER TABLE receipt_config
 -- The transaction that wrote a feed event. Feed readers page by (feed_txid, id) and only up
 -- to the oldest transaction still running, so an event whose transaction commits late is
 -- never skipped by a cursor that moved past younger ones.
-ALTER TABLE webhook_events ADD COLUMN feed_txid xid8;
+-- A bigint like user_events.txid (xid8 has no diesel type), so both cursors read alike.
+ALTER TABLE webhook_events ADD COLUMN feed_txid BIGINT;
 CREATE INDEX webhook_events_feed ON webhook_events (feed_txid, id) WHERE feed_txid IS NOT NULL;
 
 -- Where the feed's retention has purged up to: a cursor below it has lost events.
 CREATE TABLE receipt_feed_state (
     id          SMALLINT PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    purged_txid xid8,
+    purged_txid BIGINT NOT NULL DEFAULT 0,
     purged_id   BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO receipt_feed_state DEFAULT VALUES;
@@ -43,7 +44,7 @@ BEGIN
   END IF;
   INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
   VALUES (coalesce(p_public_id, imr_new_event_id()), p_type, convert_to(p_body, 'UTF8'), p_ip, p_platform,
-          CASE WHEN v_feed THEN pg_current_xact_id() END)
+          CASE WHEN v_feed THEN pg_current_xact_id()::text::bigint END)
   RETURNING id INTO v_id;
   INSERT INTO webhook_deliveries (event_id, endpoint_id)
   SELECT v_id, id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR p_type = ANY(events));

@@ -39,6 +39,7 @@ diesel::table! {
         peer_read_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         recalled_at -> Nullable<Timestamptz>,
+        all_read_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -104,6 +105,8 @@ diesel::table! {
         created_at -> Timestamptz,
         recalled_at -> Nullable<Timestamptz>,
         msg_priority -> Int2,
+        read_threshold -> Nullable<Int2>,
+        departed_unread -> Int4,
     }
 }
 
@@ -146,6 +149,9 @@ diesel::table! {
         request_roles -> Text,
         max_group_members -> Int4,
         updated_at -> Timestamptz,
+        event_feed -> Bool,
+        event_feed_retention_secs -> Int4,
+        group_read_threshold -> Jsonb,
     }
 }
 
@@ -227,6 +233,7 @@ diesel::table! {
         created_at -> Timestamptz,
         client_ip -> Text,
         opt_platform -> Text,
+        feed_txid -> Nullable<Int8>,
     }
 }
 

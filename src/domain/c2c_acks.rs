@@ -76,17 +76,20 @@ notify AS (
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $8 AND enabled AND (events IS NULL OR 'C2C.CallbackAfterMsgReadReceipt' = ANY(events))),
+-- The pull feed keeps the event too when it is on (see imr_enqueue_event).
+feed AS (SELECT pg_current_xact_id()::text::bigint AS txid FROM receipt_config WHERE $8 AND event_feed LIMIT 1),
 hook AS (
   SELECT call, json_build_object(
            'CallbackCommand', 'C2C.CallbackAfterMsgReadReceipt', 'Operator_Account', reader, 'Peer_Account', sender,
            'C2CMsgInfo', json_agg(json_build_object('From_Account', sender, 'To_Account', reader,
                                                     'MsgKey', msg_key, 'MsgId', msg_id) ORDER BY msg_key),
            'EventTime', $10::int8) AS body
-    FROM won WHERE EXISTS (SELECT 1 FROM subs)
+    FROM won WHERE EXISTS (SELECT 1 FROM subs) OR EXISTS (SELECT 1 FROM feed)
    GROUP BY call, reader, sender),
 ev AS (
-  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
-  SELECT o.public_id, 'C2C.CallbackAfterMsgReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
+  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
+  SELECT o.public_id, 'C2C.CallbackAfterMsgReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform,
+         (SELECT txid FROM feed)
     FROM hook h
     JOIN unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
       ON o.n - 1 = h.call

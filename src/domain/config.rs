@@ -1,5 +1,7 @@
 //! Console-style receipt configuration (one row per server).
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 use diesel::PgConnection;
 
@@ -18,6 +20,12 @@ pub struct ReceiptConfig {
     pub request_roles: String,
     /// Largest group in which a message may request receipts.
     pub max_group_members: i32,
+    /// Default `ReadThresholdPercent` per group type (canonical names; absent = none).
+    pub group_read_threshold: BTreeMap<String, i16>,
+    /// Whether events are also kept for `receipt_svc/get_receipt_events`.
+    pub event_feed: bool,
+    /// How long the feed keeps an event, in seconds.
+    pub event_feed_retention_secs: i32,
 }
 
 /// A partial update of [`ReceiptConfig`].
@@ -26,6 +34,10 @@ pub struct ConfigUpdate {
     pub group_types: Option<Vec<String>>,
     pub request_roles: Option<String>,
     pub max_group_members: Option<i64>,
+    /// Replaces the whole map; a percent of 0 removes a type's default.
+    pub group_read_threshold: Option<BTreeMap<String, i64>>,
+    pub event_feed: Option<bool>,
+    pub event_feed_retention_secs: Option<i64>,
 }
 
 /// One setting that an update changed: its field name and old and new values as text.
@@ -69,6 +81,24 @@ pub fn changes(old: &ReceiptConfig, new: &ReceiptConfig) -> Vec<SettingChange> {
             new: new.max_group_members.to_string(),
         });
     }
+    let thresholds = |c: &ReceiptConfig| serde_json::to_string(&c.group_read_threshold).unwrap_or_default();
+    if old.group_read_threshold != new.group_read_threshold {
+        out.push(SettingChange { field: "GroupReadThresholdPercent", old: thresholds(old), new: thresholds(new) });
+    }
+    if old.event_feed != new.event_feed {
+        out.push(SettingChange {
+            field: "EventFeed",
+            old: u8::from(old.event_feed).to_string(),
+            new: u8::from(new.event_feed).to_string(),
+        });
+    }
+    if old.event_feed_retention_secs != new.event_feed_retention_secs {
+        out.push(SettingChange {
+            field: "EventFeedRetentionSeconds",
+            old: old.event_feed_retention_secs.to_string(),
+            new: new.event_feed_retention_secs.to_string(),
+        });
+    }
     out
 }
 
@@ -103,13 +133,25 @@ pub fn update_audited(
 
 /// Reads the configuration.
 pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
-    let (types, roles, max): (Vec<Option<String>>, String, i32) = receipt_config::table
-        .select((receipt_config::group_types, receipt_config::request_roles, receipt_config::max_group_members))
+    type Row = (Vec<Option<String>>, String, i32, serde_json::Value, bool, i32);
+    let (types, roles, max, thresholds, feed, feed_secs): Row = receipt_config::table
+        .select((
+            receipt_config::group_types,
+            receipt_config::request_roles,
+            receipt_config::max_group_members,
+            receipt_config::group_read_threshold,
+            receipt_config::event_feed,
+            receipt_config::event_feed_retention_secs,
+        ))
         .first(conn)?;
     Ok(ReceiptConfig {
         group_types: types.into_iter().flatten().collect(),
         request_roles: roles,
         max_group_members: max,
+        // Written only by `update`, which stores a type → 1..=100 object.
+        group_read_threshold: serde_json::from_value(thresholds).unwrap_or_default(),
+        event_feed: feed,
+        event_feed_retention_secs: feed_secs,
     })
 }
 
@@ -150,11 +192,40 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
         }
         cfg.max_group_members = m as i32;
     }
+    if let Some(map) = u.group_read_threshold {
+        let mut out = BTreeMap::new();
+        for (t, pct) in map {
+            let c = super::groups::canonical_type(&t)?;
+            if !(0..=100).contains(&pct) {
+                return Err(ApiError::invalid(format!(
+                    "GroupReadThresholdPercent[{t:?}] is {pct}; give a percent between 1 and 100, or 0 for none"
+                )));
+            }
+            if pct > 0 {
+                out.insert(c.to_string(), pct as i16);
+            }
+        }
+        cfg.group_read_threshold = out;
+    }
+    if let Some(on) = u.event_feed {
+        cfg.event_feed = on;
+    }
+    if let Some(secs) = u.event_feed_retention_secs {
+        if !(60..=31_536_000).contains(&secs) {
+            return Err(ApiError::invalid(format!(
+                "EventFeedRetentionSeconds {secs} must be between 60 (a minute) and 31536000 (a year)"
+            )));
+        }
+        cfg.event_feed_retention_secs = secs as i32;
+    }
     diesel::update(receipt_config::table)
         .set((
             receipt_config::group_types.eq(cfg.group_types.iter().cloned().map(Some).collect::<Vec<_>>()),
             receipt_config::request_roles.eq(&cfg.request_roles),
             receipt_config::max_group_members.eq(cfg.max_group_members),
+            receipt_config::group_read_threshold.eq(serde_json::to_value(&cfg.group_read_threshold)?),
+            receipt_config::event_feed.eq(cfg.event_feed),
+            receipt_config::event_feed_retention_secs.eq(cfg.event_feed_retention_secs),
             receipt_config::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
@@ -162,6 +233,11 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
 }
 
 impl ReceiptConfig {
+    /// The operators' default `ReadThresholdPercent` for messages in `group_type` groups.
+    pub fn default_threshold(&self, group_type: &str) -> Option<i16> {
+        self.group_read_threshold.get(group_type).copied()
+    }
+
     /// Fails with 19001 (and how to fix it) when receipts are off for `group_type`.
     pub fn require_enabled(&self, group_type: &str, group_id: &str) -> ApiResult<()> {
         require_type_enabled(&self.group_types, group_type, group_id)

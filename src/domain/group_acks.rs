@@ -140,6 +140,8 @@ notify AS (
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
+-- The pull feed keeps the event too when it is on (see imr_enqueue_event).
+feed AS (SELECT pg_current_xact_id()::text::bigint AS txid FROM receipt_config WHERE $6 AND event_feed LIMIT 1),
 -- One event per call, as Tencent fires one callback per report (the join back to the calls
 -- runs only when someone subscribes).
 hook AS (
@@ -160,11 +162,12 @@ hook AS (
              ORDER BY w.seq),
            'EventTime', $8::int8) AS body
     FROM won w JOIN locked l ON l.gid = w.gid AND l.seq = w.seq AND l.reader = w.reader
-   WHERE EXISTS (SELECT 1 FROM subs)
+   WHERE EXISTS (SELECT 1 FROM subs) OR EXISTS (SELECT 1 FROM feed)
    GROUP BY l.call, w.gid),
 ev AS (
-  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform)
-  SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform
+  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
+  SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform,
+         (SELECT txid FROM feed)
     FROM hook h
     JOIN unnest($9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
       ON o.n - 1 = h.call

@@ -281,8 +281,9 @@ pub fn import_group_msgs(
             need_receipt: m.need_receipt,
             priority: 2,
             dedup_window,
+            read_threshold: None,
         };
-        messages::insert_group_message(conn, &send, seq, m.send_time, eligible)?;
+        messages::insert_group_message(conn, &send, seq, m.send_time, eligible, None)?;
         (last_seq, last_time) = (seq, m.send_time);
         out.push((seq, m.send_time, None));
     }

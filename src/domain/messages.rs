@@ -311,6 +311,8 @@ pub struct GroupSend<'a> {
     pub priority: i16,
     /// Seconds within which the same (group, sender, Random) is the same message.
     pub dedup_window: i64,
+    /// `ReadThresholdPercent` as sent: 0 for none, absent for the group type's default.
+    pub read_threshold: Option<i64>,
 }
 
 /// What a group send produced.
@@ -372,6 +374,7 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
             )));
         }
     }
+    let threshold = read_threshold(cfg, &g.group_type, m)?;
     // An admin posting without From_Account may still be a member: never count the sender.
     let sender_is_member = match (&sender_member, m.from) {
         (Some(_), _) => true,
@@ -383,7 +386,7 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         .returning(groups::last_seq)
         .get_result(conn)?;
     let eligible = g.member_count - i32::from(sender_is_member);
-    insert_group_message(conn, m, seq, now, if m.need_receipt { eligible } else { 0 })?;
+    insert_group_message(conn, m, seq, now, if m.need_receipt { eligible } else { 0 }, threshold)?;
     if sender_is_member {
         diesel::update(
             group_members::table
@@ -395,6 +398,22 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
         .execute(conn)?;
     }
     Ok(GroupSent { msg_seq: seq, msg_time: now, duplicate: false })
+}
+
+/// The share of readers at which `Group.CallbackAfterReadThreshold` fires for message `m`.
+fn read_threshold(cfg: &ReceiptConfig, group_type: &str, m: &GroupSend) -> ApiResult<Option<i16>> {
+    match m.read_threshold {
+        Some(p) if !(0..=100).contains(&p) => Err(ApiError::invalid(format!(
+            "ReadThresholdPercent {p} must be between 1 and 100 (or 0 for none)"
+        ))),
+        Some(p) if p > 0 && !m.need_receipt => Err(ApiError::invalid(
+            "ReadThresholdPercent applies only to messages sent with NeedReadReceipt 1",
+        )),
+        Some(0) => Ok(None),
+        Some(p) => Ok(Some(p as i16)),
+        None if m.need_receipt => Ok(cfg.default_threshold(group_type)),
+        None => Ok(None),
+    }
 }
 
 /// Fails with 10017 when `member` is muted, or when the whole group is and they are a plain
@@ -428,6 +447,7 @@ pub fn insert_group_message(
     seq: i64,
     msg_time: i64,
     eligible: i32,
+    read_threshold: Option<i16>,
 ) -> ApiResult<()> {
     diesel::insert_into(group_messages::table)
         .values((
@@ -441,6 +461,7 @@ pub fn insert_group_message(
             group_messages::need_receipt.eq(m.need_receipt),
             group_messages::eligible_count.eq(eligible),
             group_messages::msg_priority.eq(m.priority),
+            group_messages::read_threshold.eq(read_threshold),
         ))
         .execute(conn)?;
     Ok(())

@@ -6,6 +6,7 @@ pub mod c2c;
 pub mod c2c_acks;
 pub mod completion;
 pub mod config;
+pub mod feed;
 pub mod group_acks;
 pub mod group_receipts;
 pub mod groups;

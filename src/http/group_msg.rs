@@ -29,6 +29,8 @@ pub struct SendGroupMsgRequest {
     need_read_receipt: Option<i64>,
     #[serde(rename = "MsgPriority")]
     msg_priority: Option<Value>,
+    #[serde(rename = "ReadThresholdPercent", default, deserialize_with = "int_or_string")]
+    read_threshold_percent: Option<i64>,
 }
 
 /// `MsgPriority` of a send: a name (what SDKs send) or its number; absent = Normal.
@@ -75,6 +77,7 @@ pub async fn send_group_msg(
                     need_receipt,
                     priority,
                     dedup_window: window,
+                    read_threshold: req.read_threshold_percent,
                 },
             )
         })

@@ -4,12 +4,13 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::openim::{c2c_ack, C2cReceiptRequest};
-use super::wire::{int_flag, EmptyRequest, KeyError, MsgInfo, SeqError, SeqItem};
+use super::wire::{flag, int_flag, int_or_string, EmptyRequest, KeyError, MsgInfo, SeqError, SeqItem};
 use crate::domain::c2c::{self, Ack};
 use crate::domain::config::{self, ConfigUpdate};
-use crate::domain::group_receipts;
+use crate::domain::{feed, group_receipts};
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
+use crate::webhooks::outbox::EVENT_TYPES;
 
 #[derive(Deserialize)]
 pub struct DeliveredRequest {
@@ -154,6 +155,9 @@ pub struct ConfigResponse {
     group_receipt_types: Vec<String>,
     group_receipt_request_roles: String,
     max_receipt_group_members: i32,
+    group_read_threshold_percent: std::collections::BTreeMap<String, i16>,
+    event_feed: i32,
+    event_feed_retention_seconds: i32,
 }
 
 impl From<config::ReceiptConfig> for ConfigResponse {
@@ -162,6 +166,9 @@ impl From<config::ReceiptConfig> for ConfigResponse {
             group_receipt_types: cfg.group_types,
             group_receipt_request_roles: cfg.request_roles,
             max_receipt_group_members: cfg.max_group_members,
+            group_read_threshold_percent: cfg.group_read_threshold,
+            event_feed: int_flag(cfg.event_feed),
+            event_feed_retention_seconds: cfg.event_feed_retention_secs,
         }
     }
 }
@@ -178,6 +185,12 @@ pub struct SetConfigRequest {
     group_receipt_request_roles: Option<String>,
     #[serde(rename = "MaxReceiptGroupMembers")]
     max_receipt_group_members: Option<i64>,
+    #[serde(rename = "GroupReadThresholdPercent")]
+    group_read_threshold_percent: Option<std::collections::BTreeMap<String, i64>>,
+    #[serde(rename = "EventFeed", default, deserialize_with = "int_or_string")]
+    event_feed: Option<i64>,
+    #[serde(rename = "EventFeedRetentionSeconds", default, deserialize_with = "int_or_string")]
+    event_feed_retention_seconds: Option<i64>,
 }
 
 pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
@@ -187,9 +200,84 @@ pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigR
                 group_types: req.group_receipt_types.clone(),
                 request_roles: req.group_receipt_request_roles.clone(),
                 max_group_members: req.max_receipt_group_members,
+                group_read_threshold: req.group_read_threshold_percent.clone(),
+                event_feed: req.event_feed.map(|v| flag(Some(v), "EventFeed")).transpose()?,
+                event_feed_retention_secs: req.event_feed_retention_seconds,
             };
             config::update_audited(c, update, &caller.identifier, crate::domain::audit::Via::Rest)
         })
         .await?;
     Ok(cfg.into())
+}
+
+#[derive(Deserialize)]
+pub struct ReceiptEventsRequest {
+    /// `NextCursor` of the previous page; empty or absent for the oldest event kept.
+    #[serde(rename = "Cursor", default)]
+    cursor: Option<String>,
+    #[serde(rename = "Limit", default, deserialize_with = "int_or_string")]
+    limit: Option<i64>,
+    #[serde(rename = "EventTypes")]
+    event_types: Option<Vec<String>>,
+}
+
+/// One feed event: its webhook id and command, and the webhook body.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FeedEventItem {
+    event_id: String,
+    event_type: String,
+    event: serde_json::Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReceiptEventsResponse {
+    events: Vec<FeedEventItem>,
+    next_cursor: String,
+    /// 1 when the page is full (more may follow at once).
+    has_more: i32,
+}
+
+/// Default page of `get_receipt_events`.
+const FEED_PAGE: i64 = 100;
+
+pub async fn get_receipt_events(
+    state: AppState,
+    _: Caller,
+    req: ReceiptEventsRequest,
+) -> ApiResult<ReceiptEventsResponse> {
+    let after = match req.cursor.as_deref().map(str::trim) {
+        None | Some("") => crate::domain::notifications::Position::default(),
+        Some(c) => crate::domain::notifications::Position::parse_named(c, "Cursor")?,
+    };
+    let limit = match req.limit {
+        None | Some(0) => FEED_PAGE,
+        Some(n) if (1..=feed::MAX_PAGE).contains(&n) => n,
+        Some(n) => {
+            return Err(ApiError::invalid(format!(
+                "Limit must be 1 to {} (absent or 0 = {FEED_PAGE}), got {n}",
+                feed::MAX_PAGE
+            )))
+        }
+    };
+    if let Some(types) = &req.event_types {
+        super::wire::check_len(types, 1, EVENT_TYPES.len(), "EventTypes")?;
+        if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+            return Err(ApiError::invalid(format!(
+                "EventTypes names {bad:?}, which is not an event imreceipts fires; use any of {}",
+                EVENT_TYPES.join(", ")
+            )));
+        }
+    }
+    let page = state.db(move |c| feed::page(c, after, limit, req.event_types.as_deref())).await?;
+    let has_more = int_flag(page.events.len() as i64 == limit);
+    let events = page
+        .events
+        .iter()
+        .map(|e| {
+            Ok(FeedEventItem { event_id: e.public_id.clone(), event_type: e.event_type.clone(), event: e.payload()? })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(ReceiptEventsResponse { events, next_cursor: page.next.to_string(), has_more })
 }

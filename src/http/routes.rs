@@ -83,6 +83,7 @@ pub static ROUTES: &[Route] = &[
     route!("receipt_svc", "get_c2c_msg_receipt", User, receipt::get_c2c_msg_receipt),
     route!("receipt_svc", "get_receipt_config", Admin, receipt::get_receipt_config),
     route!("receipt_svc", "set_receipt_config", Admin, receipt::set_receipt_config),
+    route!("receipt_svc", "get_receipt_events", Admin, receipt::get_receipt_events),
     route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
     route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
     route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),

@@ -364,7 +364,7 @@ pub struct PurgeCounts {
 
 /// Deletes at most `batch` deliveries that finished (succeeded or dead) more than `keep` ago,
 /// with their attempts, then at most `batch` events older than `keep` left without any delivery
-/// (including those orphaned when their endpoint was deleted).
+/// (including those orphaned when their endpoint was deleted) and not kept by the pull feed.
 ///
 /// Each step is one short statement that locks only the rows it deletes and skips rows another
 /// transaction holds, so pending and in-flight deliveries (and receipt writes) never wait on it.
@@ -403,6 +403,8 @@ pub fn purge_finished(conn: &mut PgConnection, keep: chrono::Duration, batch: i6
             SELECT e.id FROM webhook_events e
              WHERE e.created_at < now() - make_interval(secs => $1)
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
+               -- The pull feed's own retention takes its events out (domain::feed::purge).
+               AND e.feed_txid IS NULL
              ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
     )
     .bind::<Double, _>(keep_secs)

@@ -48,8 +48,8 @@ pub fn event_time_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Whether any enabled endpoint subscribes to `event_type` (so payloads that cost queries are
-/// built only when someone listens).
+/// Whether any enabled endpoint subscribes to `event_type`, or the pull feed is on (so payloads
+/// that cost queries are built only when someone listens).
 pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<bool> {
     #[derive(QueryableByName)]
     struct Row {
@@ -57,7 +57,8 @@ pub fn has_subscribers(conn: &mut PgConnection, event_type: &str) -> ApiResult<b
         yes: bool,
     }
     let row: Row = crate::db::cached(
-        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events))) AS yes",
+        "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND (events IS NULL OR $1 = ANY(events)))
+             OR EXISTS (SELECT 1 FROM receipt_config WHERE event_feed) AS yes",
     )
     .bind::<Text, _>(event_type)
     .get_result(conn)?;

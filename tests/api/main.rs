@@ -5,6 +5,7 @@ mod receiver;
 mod schema;
 
 mod coalescing;
+mod completion;
 mod compat;
 mod conformance;
 mod foundation;
