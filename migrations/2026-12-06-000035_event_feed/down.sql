@@ -1,6 +1,10 @@
 DROP FUNCTION imr_enqueue_event(TEXT, TEXT, TEXT, TEXT, TEXT);
 DROP FUNCTION imr_new_event_id();
+DROP FUNCTION imr_subscribes(TEXT[], TEXT);
 DROP TABLE receipt_feed_state;
-DROP INDEX webhook_events_feed;
-ALTER TABLE webhook_events DROP COLUMN feed_txid;
+DROP TRIGGER webhook_events_feed ON webhook_events;
+DROP FUNCTION imr_feed_append();
+DROP TABLE receipt_feed;
+DROP SEQUENCE receipt_feed_seq;
+ALTER TABLE webhook_events DROP COLUMN feed;
 ALTER TABLE receipt_config DROP COLUMN event_feed, DROP COLUMN event_feed_retention_secs;

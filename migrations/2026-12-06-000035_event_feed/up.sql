@@ -5,18 +5,37 @@ ALTER TABLE receipt_config
     ADD COLUMN event_feed_retention_secs INT NOT NULL DEFAULT 604800
         CHECK (event_feed_retention_secs BETWEEN 60 AND 31536000);
 
--- The transaction that wrote a feed event. Feed readers page by (feed_txid, id) and only up
--- to the oldest transaction still running, so an event whose transaction commits late is
--- never skipped by a cursor that moved past younger ones.
--- A bigint like user_events.txid (xid8 has no diesel type), so both cursors read alike.
-ALTER TABLE webhook_events ADD COLUMN feed_txid BIGINT;
-CREATE INDEX webhook_events_feed ON webhook_events (feed_txid, id) WHERE feed_txid IS NOT NULL;
+-- Whether the pull feed keeps the event. Marked events get their feed position when their
+-- transaction commits (receipt_feed below).
+ALTER TABLE webhook_events ADD COLUMN feed BOOLEAN NOT NULL DEFAULT FALSE;
 
--- Where the feed's retention has purged up to: a cursor below it has lost events.
+-- The feed: one row per kept event, numbered in commit order. The number is taken at commit
+-- (a deferred trigger) under a transaction-scoped advisory lock, so a transaction numbers its
+-- events only after every earlier-numbered one has committed: a reader that sees position N
+-- sees every position below it, and paging by position never skips or repeats an event.
+CREATE SEQUENCE receipt_feed_seq;
+CREATE TABLE receipt_feed (
+    seq        BIGINT PRIMARY KEY,
+    event_id   BIGINT NOT NULL REFERENCES webhook_events (id) ON DELETE CASCADE,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX receipt_feed_event ON receipt_feed (event_id);
+
+CREATE FUNCTION imr_feed_append() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Held until the commit completes; the key is imreceipts' own (see domain::feed).
+  PERFORM pg_advisory_xact_lock(7250016001);
+  INSERT INTO receipt_feed (seq, event_id) VALUES (nextval('receipt_feed_seq'), NEW.id);
+  RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER webhook_events_feed AFTER INSERT ON webhook_events
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.feed) EXECUTE FUNCTION imr_feed_append();
+
+-- Up to where the feed's retention has deleted: a cursor below it has lost events.
 CREATE TABLE receipt_feed_state (
     id          SMALLINT PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    purged_txid BIGINT NOT NULL DEFAULT 0,
-    purged_id   BIGINT NOT NULL DEFAULT 0
+    purged_seq  BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO receipt_feed_state DEFAULT VALUES;
 
@@ -24,6 +43,17 @@ INSERT INTO receipt_feed_state DEFAULT VALUES;
 CREATE FUNCTION imr_new_event_id() RETURNS TEXT LANGUAGE sql VOLATILE AS $$
   SELECT 'msg_' || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
          || substr(replace(gen_random_uuid()::text, '-', ''), 1, 16)
+$$;
+
+-- Whether an endpoint's filter takes an event: a NULL filter ("*") takes every Tencent
+-- callback but not imreceipts' own extension events, which an endpoint must name, so
+-- receivers written for Tencent never see a command they do not know.
+CREATE FUNCTION imr_subscribes(p_events TEXT[], p_type TEXT) RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_events IS NULL
+              THEN p_type NOT IN ('Group.CallbackAfterAllRead', 'Group.CallbackAfterReadThreshold',
+                                  'C2C.CallbackAfterAllRead', 'Group.CallbackReadDeadlineExpired',
+                                  'C2C.CallbackReadDeadlineExpired')
+              ELSE p_type = ANY(p_events) END
 $$;
 
 -- Queues one event in the caller's transaction: a delivery per enabled endpoint subscribed to
@@ -38,16 +68,14 @@ DECLARE
 BEGIN
   SELECT event_feed INTO v_feed FROM receipt_config LIMIT 1;
   v_feed := coalesce(v_feed, false);
-  IF NOT v_feed AND NOT EXISTS (SELECT 1 FROM webhook_endpoints
-                                 WHERE enabled AND (events IS NULL OR p_type = ANY(events))) THEN
+  IF NOT v_feed AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled AND imr_subscribes(events, p_type)) THEN
     RETURN 0;
   END IF;
-  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
-  VALUES (coalesce(p_public_id, imr_new_event_id()), p_type, convert_to(p_body, 'UTF8'), p_ip, p_platform,
-          CASE WHEN v_feed THEN pg_current_xact_id()::text::bigint END)
+  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed)
+  VALUES (coalesce(p_public_id, imr_new_event_id()), p_type, convert_to(p_body, 'UTF8'), p_ip, p_platform, v_feed)
   RETURNING id INTO v_id;
   INSERT INTO webhook_deliveries (event_id, endpoint_id)
-  SELECT v_id, id FROM webhook_endpoints WHERE enabled AND (events IS NULL OR p_type = ANY(events));
+  SELECT v_id, id FROM webhook_endpoints WHERE enabled AND imr_subscribes(events, p_type);
   GET DIAGNOSTICS v_n = ROW_COUNT;
   IF v_n > 0 THEN
     -- Delivered to the dispatchers' LISTEN when the transaction commits.

@@ -233,7 +233,7 @@ diesel::table! {
         created_at -> Timestamptz,
         client_ip -> Text,
         opt_platform -> Text,
-        feed_txid -> Nullable<Int8>,
+        feed -> Bool,
     }
 }
 

@@ -76,8 +76,7 @@ notify AS (
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $8 AND enabled AND (events IS NULL OR 'C2C.CallbackAfterMsgReadReceipt' = ANY(events))),
--- The pull feed keeps the event too when it is on (see imr_enqueue_event).
-feed AS (SELECT pg_current_xact_id()::text::bigint AS txid FROM receipt_config WHERE $8 AND event_feed LIMIT 1),
+feed AS (SELECT 1 FROM receipt_config WHERE $8 AND event_feed LIMIT 1),
 hook AS (
   SELECT call, json_build_object(
            'CallbackCommand', 'C2C.CallbackAfterMsgReadReceipt', 'Operator_Account', reader, 'Peer_Account', sender,
@@ -86,15 +85,13 @@ hook AS (
            'EventTime', $10::int8) AS body
     FROM won WHERE EXISTS (SELECT 1 FROM subs) OR EXISTS (SELECT 1 FROM feed)
    GROUP BY call, reader, sender),
+-- Queued through imr_enqueue_event like every other event, so the feed numbers them in the
+-- order they were queued (the completion events below come after).
 ev AS (
-  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
-  SELECT o.public_id, 'C2C.CallbackAfterMsgReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform,
-         (SELECT txid FROM feed)
+  SELECT imr_enqueue_event('C2C.CallbackAfterMsgReadReceipt', h.body::text, o.client_ip, o.platform, o.public_id) AS n
     FROM hook h
     JOIN unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
-      ON o.n - 1 = h.call
-  RETURNING id),
-queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1),
+      ON o.n - 1 = h.call),
 -- The message's first read (a conversation read covering it may have come first; the locked
 -- row version says).
 all_read AS (
@@ -106,12 +103,13 @@ all_read AS (
     FROM won w JOIN locked l ON l.id = w.id AND l.open
     JOIN c2c_messages m ON m.id = w.id
     JOIN unnest($12::text[], $13::text[]) WITH ORDINALITY AS o(client_ip, platform, n) ON o.n - 1 = w.call
-   WHERE $8)
+   -- After the receipt events, so the feed answers a receipt before the completion it caused.
+   WHERE $8 AND (SELECT count(*) FROM ev) >= 0)
 SELECT it.call, it.idx, c.reader_found, c.sender_found, it.code,
        EXISTS (SELECT 1 FROM won w WHERE w.call = it.call AND w.id = it.id) AS changed,
-       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
        (SELECT array_agg(DISTINCT sender) FROM won) AS wake,
-       -- Selected so that it is evaluated (a SELECT in WITH runs only on demand).
+       -- Selected so that they are evaluated (a SELECT in WITH runs only on demand).
+       (SELECT coalesce(sum(n), 0) FROM ev) AS queued,
        (SELECT count(*) FROM all_read) AS all_read
   FROM items it JOIN calls c USING (call)
  ORDER BY it.call, it.idx";

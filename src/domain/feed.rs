@@ -1,16 +1,16 @@
 //! The pull feed of receipt events (`receipt_svc/get_receipt_events`): the webhook events kept
 //! in commit order for integrators that cannot receive webhooks.
 //!
-//! Events carry the id of the transaction that wrote them, and a page only reaches up to the
-//! oldest transaction still running: an event whose transaction commits late has a smaller
-//! txid than its neighbours and would be skipped by a cursor already past them otherwise.
+//! A kept event gets its position when its transaction commits (migration 000035's deferred
+//! trigger, under an advisory lock held through the commit), so positions are in commit
+//! order and a reader that sees one sees every smaller one: paging by position never skips
+//! or repeats an event. The price: transactions that write feed events commit one at a time.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel::PgConnection;
 use serde_json::Value;
 
-use super::notifications::Position;
 use crate::error::{ApiError, ApiResult};
 
 /// Most events answered by one page.
@@ -19,10 +19,9 @@ pub const MAX_PAGE: i64 = 1000;
 /// One feed event.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct FeedEvent {
+    /// Its position: the cursor just after it.
     #[diesel(sql_type = BigInt)]
-    pub txid: i64,
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
+    pub seq: i64,
     /// The webhook's `webhook-id`.
     #[diesel(sql_type = Text)]
     pub public_id: String,
@@ -34,11 +33,6 @@ pub struct FeedEvent {
 }
 
 impl FeedEvent {
-    /// The cursor just after this event.
-    pub fn position(&self) -> Position {
-        Position { txid: self.txid, id: self.id }
-    }
-
     /// The body as JSON (the same bytes a webhook receiver gets).
     pub fn payload(&self) -> ApiResult<Value> {
         Ok(serde_json::from_str(&self.body)?)
@@ -50,25 +44,37 @@ impl FeedEvent {
 pub struct Page {
     pub events: Vec<FeedEvent>,
     /// Where the next page starts (the cursor given when the page is empty).
-    pub next: Position,
+    pub next: i64,
 }
 
-/// The feed's events after `after`, at most `limit`, optionally only of `types`. Fails with
-/// 19004 when the feed is off and 19003 when retention has deleted events after `after`.
-pub fn page(conn: &mut PgConnection, after: Position, limit: i64, types: Option<&[String]>) -> ApiResult<Page> {
+/// Parses a cursor: a position, `0` or empty for the oldest event kept.
+pub fn parse_cursor(s: &str) -> ApiResult<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(0);
+    }
+    s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "Cursor {s:?} is not a cursor of this feed (pass a NextCursor, or empty for the start)"
+        ))
+    })
+}
+
+/// The feed's events after position `after`, at most `limit`, optionally only of `types`.
+/// Fails with 19004 when the feed is off and 19003 when retention has deleted events after
+/// `after`.
+pub fn page(conn: &mut PgConnection, after: i64, limit: i64, types: Option<&[String]>) -> ApiResult<Page> {
     #[derive(QueryableByName)]
     struct State {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         on: bool,
         #[diesel(sql_type = BigInt)]
-        purged_txid: i64,
-        #[diesel(sql_type = BigInt)]
-        purged_id: i64,
+        purged: i64,
         #[diesel(sql_type = diesel::sql_types::Integer)]
         secs: i32,
     }
     let st: State = crate::db::cached(
-        "SELECT c.event_feed AS on, s.purged_txid, s.purged_id, c.event_feed_retention_secs AS secs
+        "SELECT c.event_feed AS on, s.purged_seq AS purged, c.event_feed_retention_secs AS secs
            FROM receipt_config c, receipt_feed_state s LIMIT 1",
     )
     .get_result(conn)?;
@@ -79,8 +85,7 @@ pub fn page(conn: &mut PgConnection, after: Position, limit: i64, types: Option<
                 .into(),
         ));
     }
-    let purged = Position { txid: st.purged_txid, id: st.purged_id };
-    if after != Position::default() && after < purged {
+    if after > 0 && after < st.purged {
         return Err(ApiError::ResumeExpired(format!(
             "Cursor {after} is older than the feed's retention (EventFeedRetentionSeconds {}): events after it \
              were deleted; start again with an empty Cursor",
@@ -88,50 +93,40 @@ pub fn page(conn: &mut PgConnection, after: Position, limit: i64, types: Option<
         )));
     }
     let events: Vec<FeedEvent> = crate::db::cached(
-        "SELECT e.feed_txid AS txid, e.id, e.public_id, e.event_type, convert_from(e.body, 'UTF8') AS body
-           FROM webhook_events e
-          WHERE e.feed_txid IS NOT NULL AND (e.feed_txid, e.id) > ($1, $2)
-            AND e.feed_txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-            AND ($4::text[] IS NULL OR e.event_type = ANY($4))
-          ORDER BY e.feed_txid, e.id LIMIT $3",
+        "SELECT f.seq, e.public_id, e.event_type, convert_from(e.body, 'UTF8') AS body
+           FROM receipt_feed f JOIN webhook_events e ON e.id = f.event_id
+          WHERE f.seq > $1 AND ($3::text[] IS NULL OR e.event_type = ANY($3))
+          ORDER BY f.seq LIMIT $2",
     )
-    .bind::<BigInt, _>(after.txid)
-    .bind::<BigInt, _>(after.id)
+    .bind::<BigInt, _>(after)
     .bind::<BigInt, _>(limit)
     .bind::<Nullable<Array<Text>>, _>(types)
     .load(conn)?;
-    let next = events.last().map_or(after, FeedEvent::position);
+    let next = events.last().map_or(after, |e| e.seq);
     Ok(Page { events, next })
 }
 
-/// Takes one batch of feed events past the retention out of the feed (deleting those no
-/// delivery refers to) and moves the watermark that tells a cursor it lost events. Returns how
-/// many left the feed.
+/// Deletes one batch of feed entries past the retention (their events stay while deliveries
+/// need them; the webhook purge deletes them later) and moves the watermark that tells a
+/// cursor it lost events. Returns how many left the feed.
 pub fn purge(conn: &mut PgConnection, batch: i64) -> ApiResult<u64> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
+    // Positions follow commit time closely, so the oldest positions are the expired ones.
     let row: N = crate::db::cached(
-        "WITH doomed AS (
-           SELECT e.id, e.feed_txid FROM webhook_events e
-            WHERE e.feed_txid IS NOT NULL
-              AND e.created_at < now() - make_interval(secs => (SELECT event_feed_retention_secs FROM receipt_config LIMIT 1))
-            ORDER BY e.created_at LIMIT $1 FOR UPDATE SKIP LOCKED),
-         -- No delivery is ever added to an existing event: one without any now stays so.
-         gone AS (
-           DELETE FROM webhook_events e WHERE e.id IN (SELECT id FROM doomed)
-              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) RETURNING 1),
-         -- Still owed to an endpoint: leaves the feed only; the webhook purge deletes it later.
-         unfed AS (
-           UPDATE webhook_events e SET feed_txid = NULL WHERE e.id IN (SELECT id FROM doomed)
-              AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) RETURNING 1),
-         last AS (SELECT feed_txid, id FROM doomed ORDER BY feed_txid DESC, id DESC LIMIT 1),
+        "WITH gone AS (
+           DELETE FROM receipt_feed WHERE seq IN (
+             SELECT seq FROM receipt_feed
+              WHERE created_at < now() - make_interval(secs => (SELECT event_feed_retention_secs FROM receipt_config LIMIT 1))
+              ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING seq),
          mark AS (
-           UPDATE receipt_feed_state s SET purged_txid = l.feed_txid, purged_id = l.id
-             FROM last l WHERE (l.feed_txid, l.id) > (s.purged_txid, s.purged_id) RETURNING 1)
-         SELECT count(*) AS n FROM doomed",
+           UPDATE receipt_feed_state SET purged_seq = greatest(purged_seq, (SELECT max(seq) FROM gone))
+            WHERE EXISTS (SELECT 1 FROM gone) RETURNING 1)
+         SELECT count(*) AS n FROM gone",
     )
     .bind::<BigInt, _>(batch.max(1))
     .get_result(conn)?;

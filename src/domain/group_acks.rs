@@ -116,19 +116,6 @@ changed AS (
     FROM agg WHERE m.group_id = agg.group_id AND m.msg_seq = agg.msg_seq
   RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, m.departed_unread,
             m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks),
--- Counts are read off the updated row (current under its lock), so of concurrent receipts
--- exactly one sees a milestone reached, and the milestone's key makes its event fire once.
-milestones AS (
-  SELECT imr_group_milestones(ch.group_id, ch.msg_seq, ch.from_account, ch.msg_time, ch.msg_random,
-             ch.read_count, ch.eligible_count - ch.departed_unread, ch.read_threshold,
-             o.client_ip, o.platform, now()) AS n
-    FROM changed ch
-    JOIN unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(client_ip, platform, n)
-      ON o.n - 1 = (SELECT min(l.call) FROM locked l WHERE l.gid = ch.group_id AND l.seq = ch.msg_seq)
-   WHERE $6 AND ch.read_count > 0
-     AND (ch.read_count >= ch.eligible_count - ch.departed_unread
-          OR (ch.read_threshold IS NOT NULL
-              AND ch.read_count * 100 >= ch.read_threshold * (ch.eligible_count - ch.departed_unread)))),
 won AS (
   SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack
     FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks) AS u(reader, ack)),
@@ -140,8 +127,7 @@ notify AS (
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
--- The pull feed keeps the event too when it is on (see imr_enqueue_event).
-feed AS (SELECT pg_current_xact_id()::text::bigint AS txid FROM receipt_config WHERE $6 AND event_feed LIMIT 1),
+feed AS (SELECT 1 FROM receipt_config WHERE $6 AND event_feed LIMIT 1),
 -- One event per call, as Tencent fires one callback per report (the join back to the calls
 -- runs only when someone subscribes).
 hook AS (
@@ -164,24 +150,37 @@ hook AS (
     FROM won w JOIN locked l ON l.gid = w.gid AND l.seq = w.seq AND l.reader = w.reader
    WHERE EXISTS (SELECT 1 FROM subs) OR EXISTS (SELECT 1 FROM feed)
    GROUP BY l.call, w.gid),
+-- Queued through imr_enqueue_event like every other event, so the feed numbers them in the
+-- order they were queued (the completion events below come after).
 ev AS (
-  INSERT INTO webhook_events (public_id, event_type, body, client_ip, opt_platform, feed_txid)
-  SELECT o.public_id, 'Group.CallbackAfterReadReceipt', convert_to(h.body::text, 'UTF8'), o.client_ip, o.platform,
-         (SELECT txid FROM feed)
+  SELECT imr_enqueue_event('Group.CallbackAfterReadReceipt', h.body::text, o.client_ip, o.platform, o.public_id) AS n
     FROM hook h
     JOIN unnest($9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o(public_id, client_ip, platform, n)
-      ON o.n - 1 = h.call
-  RETURNING id),
-queued AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, subs.id FROM ev, subs RETURNING 1)
+      ON o.n - 1 = h.call),
+-- Counts are read off the updated row (current under its lock), so of concurrent receipts
+-- exactly one sees a milestone reached, and the milestone's key makes its event fire once.
+milestones AS (
+  SELECT imr_group_milestones(ch.group_id, ch.msg_seq, ch.from_account, ch.msg_time, ch.msg_random,
+             ch.read_count, ch.eligible_count - ch.departed_unread, ch.read_threshold,
+             o.client_ip, o.platform, now()) AS n
+    FROM changed ch
+    JOIN unnest($10::text[], $11::text[]) WITH ORDINALITY AS o(client_ip, platform, n)
+      ON o.n - 1 = (SELECT min(l.call) FROM locked l WHERE l.gid = ch.group_id AND l.seq = ch.msg_seq)
+   WHERE $6 AND ch.read_count > 0
+     AND (ch.read_count >= ch.eligible_count - ch.departed_unread
+          OR (ch.read_threshold IS NOT NULL
+              AND ch.read_count * 100 >= ch.read_threshold * (ch.eligible_count - ch.departed_unread)))
+     -- After the receipt events, so the feed answers a receipt before the completion it caused.
+     AND (SELECT count(*) FROM ev) >= 0)
 SELECT 0 AS kind, it.call, it.seq, c.group_found, c.group_type, c.enabled, c.is_member, it.code,
        NULL::text AS gid, NULL::text AS reader,
-       (SELECT count(*) FROM (SELECT pg_notify('imreceipts_webhooks', '') FROM queued LIMIT 1) w) > 0 AS woke,
        (SELECT array_agg(DISTINCT from_account) FROM won) AS wake,
-       -- Selected so that the milestones are evaluated (a SELECT in WITH runs only on demand).
+       -- Selected so that they are evaluated (a SELECT in WITH runs only on demand).
+       (SELECT coalesce(sum(n), 0)::int FROM ev) AS queued,
        (SELECT coalesce(sum(n), 0)::int FROM milestones) AS milestones
   FROM items it JOIN calls c USING (call)
 UNION ALL
-SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, false, NULL, 0 FROM won";
+SELECT 1, -1, seq, true, NULL, true, true, 0, gid, reader, NULL, 0, 0 FROM won";
 
 #[derive(QueryableByName, Debug)]
 struct Row {

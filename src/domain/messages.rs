@@ -403,12 +403,12 @@ pub fn send_group(conn: &mut PgConnection, cfg: &ReceiptConfig, m: &GroupSend) -
 /// The share of readers at which `Group.CallbackAfterReadThreshold` fires for message `m`.
 fn read_threshold(cfg: &ReceiptConfig, group_type: &str, m: &GroupSend) -> ApiResult<Option<i16>> {
     match m.read_threshold {
-        Some(p) if !(0..=100).contains(&p) => Err(ApiError::invalid(format!(
-            "ReadThresholdPercent {p} must be between 1 and 100 (or 0 for none)"
-        ))),
-        Some(p) if p > 0 && !m.need_receipt => Err(ApiError::invalid(
-            "ReadThresholdPercent applies only to messages sent with NeedReadReceipt 1",
-        )),
+        Some(p) if !(0..=100).contains(&p) => {
+            Err(ApiError::invalid(format!("ReadThresholdPercent {p} must be between 1 and 100 (or 0 for none)")))
+        }
+        Some(p) if p > 0 && !m.need_receipt => {
+            Err(ApiError::invalid("ReadThresholdPercent applies only to messages sent with NeedReadReceipt 1"))
+        }
         Some(0) => Ok(None),
         Some(p) => Ok(Some(p as i16)),
         None if m.need_receipt => Ok(cfg.default_threshold(group_type)),

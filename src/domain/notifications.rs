@@ -22,16 +22,11 @@ pub struct Position {
 impl Position {
     /// Parses a `Last-Event-ID` (`txid-id`; `0` means the beginning).
     pub fn parse(s: &str) -> ApiResult<Position> {
-        Position::parse_named(s, "Last-Event-ID")
-    }
-
-    /// Parses a position given in field `field` (`txid-id`; `0` means the beginning).
-    pub fn parse_named(s: &str, field: &str) -> ApiResult<Position> {
         let s = s.trim();
         if s == "0" {
             return Ok(Position::default());
         }
-        let bad = || ApiError::invalid(format!("{field} {s:?} is not an event id from this stream (or 0)"));
+        let bad = || ApiError::invalid(format!("Last-Event-ID {s:?} is not an event id from this stream (or 0)"));
         let (t, i) = s.split_once('-').ok_or_else(bad)?;
         Ok(Position { txid: t.parse().map_err(|_| bad())?, id: i.parse().map_err(|_| bad())? })
     }

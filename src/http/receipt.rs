@@ -247,10 +247,7 @@ pub async fn get_receipt_events(
     _: Caller,
     req: ReceiptEventsRequest,
 ) -> ApiResult<ReceiptEventsResponse> {
-    let after = match req.cursor.as_deref().map(str::trim) {
-        None | Some("") => crate::domain::notifications::Position::default(),
-        Some(c) => crate::domain::notifications::Position::parse_named(c, "Cursor")?,
-    };
+    let after = feed::parse_cursor(req.cursor.as_deref().unwrap_or_default())?;
     let limit = match req.limit {
         None | Some(0) => FEED_PAGE,
         Some(n) if (1..=feed::MAX_PAGE).contains(&n) => n,

@@ -403,8 +403,8 @@ pub fn purge_finished(conn: &mut PgConnection, keep: chrono::Duration, batch: i6
             SELECT e.id FROM webhook_events e
              WHERE e.created_at < now() - make_interval(secs => $1)
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)
-               -- The pull feed's own retention takes its events out (domain::feed::purge).
-               AND e.feed_txid IS NULL
+               -- Kept while the pull feed holds it (domain::feed::purge lets go of it).
+               AND NOT EXISTS (SELECT 1 FROM receipt_feed f WHERE f.event_id = e.id)
              ORDER BY e.created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
     )
     .bind::<Double, _>(keep_secs)

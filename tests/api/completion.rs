@@ -32,10 +32,13 @@ fn bodies(rx: &Receiver, cmd: &str) -> Vec<Value> {
 }
 
 /// Waits until `n` events in all arrived, then a while longer; returns every body.
+/// Every body is checked against the callback's schema in the OpenAPI document.
 async fn settle(rx: &Receiver, n: usize) -> Vec<Value> {
     rx.wait_for("/ok", n, WAIT).await;
     tokio::time::sleep(SETTLE).await;
-    rx.on("/ok").iter().map(|r| r.json()).collect()
+    let got: Vec<Value> = rx.on("/ok").iter().map(|r| r.json()).collect();
+    got.iter().for_each(crate::schema::check_callback);
+    got
 }
 
 async fn send(app: &TestApp, gid: &str, extra: Value) -> Value {
@@ -47,8 +50,11 @@ async fn send(app: &TestApp, gid: &str, extra: Value) -> Value {
 
 async fn read(app: &TestApp, gid: &str, reader: &str, seqs: &[i64]) {
     let list: Vec<Value> = seqs.iter().map(|s| json!({"MsgSeq": s})).collect();
-    app.ok("group_open_http_svc/group_msg_receipt", json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": list}))
-        .await;
+    app.ok(
+        "group_open_http_svc/group_msg_receipt",
+        json!({"GroupId": gid, "From_Account": reader, "MsgSeqList": list}),
+    )
+    .await;
 }
 
 fn names(n: usize) -> Vec<String> {
@@ -161,8 +167,14 @@ async fn a_threshold_default_per_group_type_and_bad_thresholds() {
     }
     let got = settle(&rx, 1).await;
     assert_eq!(got.len(), 1, "only p1 has a threshold: {got:#?}");
-    assert_eq!((&got[0]["CallbackCommand"], &got[0]["GroupId"], &got[0]["MsgSeq"]), (&json!(THRESHOLD), &json!(private), &json!(p1)));
-    assert_eq!((&got[0]["ReadNum"], &got[0]["UnreadNum"], &got[0]["ReadThresholdPercent"]), (&json!(2), &json!(2), &json!(50)));
+    assert_eq!(
+        (&got[0]["CallbackCommand"], &got[0]["GroupId"], &got[0]["MsgSeq"]),
+        (&json!(THRESHOLD), &json!(private), &json!(p1))
+    );
+    assert_eq!(
+        (&got[0]["ReadNum"], &got[0]["UnreadNum"], &got[0]["ReadThresholdPercent"]),
+        (&json!(2), &json!(2), &json!(50))
+    );
 
     for (extra, needle) in [
         (json!({"ReadThresholdPercent": 101}), "between 1 and 100"),
@@ -206,12 +218,20 @@ async fn c2c_all_read_fires_once_by_receipt_or_by_conversation_read() {
     app.ok("openim/admin_set_msg_read", set_read).await;
     let got = settle(&rx, 2).await;
     assert_eq!(got.len(), 2, "one event per receipt-requesting message: {got:#?}");
-    let by_key = |k: &str| got.iter().find(|b| b["MsgKey"] == k).unwrap_or_else(|| panic!("no event for {k}: {got:#?}"));
+    let by_key =
+        |k: &str| got.iter().find(|b| b["MsgKey"] == k).unwrap_or_else(|| panic!("no event for {k}: {got:#?}"));
     assert_eq!(by_key(&first)["ReadBy"], "Receipt");
     assert_eq!(by_key(&second)["ReadBy"], "ConversationRead");
     for b in &got {
-        assert_eq!((&b["CallbackCommand"], &b["From_Account"], &b["To_Account"]), (&json!(C2C_ALL_READ), &json!("alice"), &json!("bob")));
-        assert!(b["MsgSeq"].is_i64() && b["MsgRandom"].is_i64() && b["ReadTime"].as_i64().unwrap() >= b["MsgTime"].as_i64().unwrap());
+        assert_eq!(
+            (&b["CallbackCommand"], &b["From_Account"], &b["To_Account"]),
+            (&json!(C2C_ALL_READ), &json!("alice"), &json!("bob"))
+        );
+        assert!(
+            b["MsgSeq"].is_i64()
+                && b["MsgRandom"].is_i64()
+                && b["ReadTime"].as_i64().unwrap() >= b["MsgTime"].as_i64().unwrap()
+        );
     }
     // A receipt after the conversation read changes nothing.
     app.ok(

@@ -5,9 +5,10 @@ mod receiver;
 mod schema;
 
 mod coalescing;
-mod completion;
 mod compat;
+mod completion;
 mod conformance;
+mod feed;
 mod foundation;
 mod hardening;
 mod import;

@@ -73,3 +73,15 @@ pub fn check(path: &str, answer: &Value) {
         assert_eq!(answer["ActionStatus"], "FAIL", "{path}: a non-zero ErrorCode needs ActionStatus FAIL: {answer}");
     }
 }
+
+/// Panics unless the webhook `body` matches the request schema the document gives its
+/// `CallbackCommand` (under `webhooks`).
+pub fn check_callback(body: &Value) {
+    let cmd = body["CallbackCommand"].as_str().unwrap_or_else(|| panic!("a callback without CallbackCommand: {body}"));
+    let doc = document();
+    let schema = &doc["webhooks"][cmd]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    let pointer = schema.as_str().unwrap_or_else(|| panic!("openapi/openapi.yaml documents no webhook {cmd}"));
+    let errors: Vec<String> =
+        validator(pointer).iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "the {cmd} body does not match {pointer}:\n  {}\nbody: {body}", errors.join("\n  "));
+}
