@@ -146,6 +146,7 @@ diesel::table! {
         request_roles -> Text,
         max_group_members -> Int4,
         updated_at -> Timestamptz,
+        group_read_deadline -> Jsonb,
     }
 }
 

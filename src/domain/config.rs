@@ -1,5 +1,7 @@
 //! Console-style receipt configuration (one row per server).
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 use diesel::PgConnection;
 
@@ -18,6 +20,8 @@ pub struct ReceiptConfig {
     pub request_roles: String,
     /// Largest group in which a message may request receipts.
     pub max_group_members: i32,
+    /// Default `ReadDeadlineSeconds` per group type (canonical names; absent = none).
+    pub group_read_deadline: BTreeMap<String, i32>,
 }
 
 /// A partial update of [`ReceiptConfig`].
@@ -26,6 +30,8 @@ pub struct ConfigUpdate {
     pub group_types: Option<Vec<String>>,
     pub request_roles: Option<String>,
     pub max_group_members: Option<i64>,
+    /// `GroupReadDeadlineSeconds`: replaces all per-type defaults (a JSON object).
+    pub group_read_deadline: Option<serde_json::Value>,
 }
 
 /// One setting that an update changed: its field name and old and new values as text.
@@ -69,6 +75,10 @@ pub fn changes(old: &ReceiptConfig, new: &ReceiptConfig) -> Vec<SettingChange> {
             new: new.max_group_members.to_string(),
         });
     }
+    if old.group_read_deadline != new.group_read_deadline {
+        let text = |c: &ReceiptConfig| serde_json::to_string(&c.group_read_deadline).unwrap_or_default();
+        out.push(SettingChange { field: "GroupReadDeadlineSeconds", old: text(old), new: text(new) });
+    }
     out
 }
 
@@ -103,13 +113,20 @@ pub fn update_audited(
 
 /// Reads the configuration.
 pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
-    let (types, roles, max): (Vec<Option<String>>, String, i32) = receipt_config::table
-        .select((receipt_config::group_types, receipt_config::request_roles, receipt_config::max_group_members))
+    let (types, roles, max, deadlines): (Vec<Option<String>>, String, i32, serde_json::Value) = receipt_config::table
+        .select((
+            receipt_config::group_types,
+            receipt_config::request_roles,
+            receipt_config::max_group_members,
+            receipt_config::group_read_deadline,
+        ))
         .first(conn)?;
     Ok(ReceiptConfig {
         group_types: types.into_iter().flatten().collect(),
         request_roles: roles,
         max_group_members: max,
+        // Written only by `update`, which validated it.
+        group_read_deadline: serde_json::from_value(deadlines).unwrap_or_default(),
     })
 }
 
@@ -150,11 +167,15 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
         }
         cfg.max_group_members = m as i32;
     }
+    if let Some(d) = u.group_read_deadline {
+        cfg.group_read_deadline = super::read_deadlines::parse_type_defaults(&d)?;
+    }
     diesel::update(receipt_config::table)
         .set((
             receipt_config::group_types.eq(cfg.group_types.iter().cloned().map(Some).collect::<Vec<_>>()),
             receipt_config::request_roles.eq(&cfg.request_roles),
             receipt_config::max_group_members.eq(cfg.max_group_members),
+            receipt_config::group_read_deadline.eq(serde_json::to_value(&cfg.group_read_deadline)?),
             receipt_config::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;

@@ -9,6 +9,7 @@ use crate::domain::config;
 use crate::domain::group_receipts::{self, ListFilter};
 use crate::domain::import::{self, GroupMsgImport};
 use crate::domain::messages::{self, GroupSend, StoredBody};
+use crate::domain::read_deadlines;
 use crate::domain::recall;
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
@@ -29,6 +30,8 @@ pub struct SendGroupMsgRequest {
     need_read_receipt: Option<i64>,
     #[serde(rename = "MsgPriority")]
     msg_priority: Option<Value>,
+    #[serde(rename = "ReadDeadlineSeconds", default, deserialize_with = "int_or_string")]
+    read_deadline_seconds: Option<i64>,
 }
 
 /// `MsgPriority` of a send: a name (what SDKs send) or its number; absent = Normal.
@@ -55,6 +58,8 @@ pub async fn send_group_msg(
     req: SendGroupMsgRequest,
 ) -> ApiResult<SendGroupMsgResponse> {
     let need_receipt = flag(req.need_read_receipt, "NeedReadReceipt")?;
+    let deadline = read_deadlines::requested(req.read_deadline_seconds, need_receipt, "NeedReadReceipt")?;
+    let origin = caller.origin.clone();
     let priority = priority(req.msg_priority.as_ref())?;
     let random = u32_field(req.random.ok_or_else(|| ApiError::invalid("Random (a uint32) is required"))?, "Random")?;
     let admin = caller.identifier.clone();
@@ -62,7 +67,7 @@ pub async fn send_group_msg(
     let sent = state
         .tx(move |c| {
             let cfg = config::load(c)?;
-            messages::send_group(
+            let sent = messages::send_group(
                 c,
                 &cfg,
                 &GroupSend {
@@ -76,7 +81,12 @@ pub async fn send_group_msg(
                     priority,
                     dedup_window: window,
                 },
-            )
+            )?;
+            // A retried send is the same message: its deadline (if any) is already stored.
+            if need_receipt && !sent.duplicate {
+                read_deadlines::schedule_group(c, &cfg, &origin, &req.group_id, sent.msg_seq, deadline)?;
+            }
+            Ok(sent)
         })
         .await?;
     Ok(SendGroupMsgResponse { msg_seq: sent.msg_seq, msg_time: sent.msg_time })

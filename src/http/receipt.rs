@@ -154,6 +154,7 @@ pub struct ConfigResponse {
     group_receipt_types: Vec<String>,
     group_receipt_request_roles: String,
     max_receipt_group_members: i32,
+    group_read_deadline_seconds: std::collections::BTreeMap<String, i32>,
 }
 
 impl From<config::ReceiptConfig> for ConfigResponse {
@@ -162,6 +163,7 @@ impl From<config::ReceiptConfig> for ConfigResponse {
             group_receipt_types: cfg.group_types,
             group_receipt_request_roles: cfg.request_roles,
             max_receipt_group_members: cfg.max_group_members,
+            group_read_deadline_seconds: cfg.group_read_deadline,
         }
     }
 }
@@ -178,6 +180,8 @@ pub struct SetConfigRequest {
     group_receipt_request_roles: Option<String>,
     #[serde(rename = "MaxReceiptGroupMembers")]
     max_receipt_group_members: Option<i64>,
+    #[serde(rename = "GroupReadDeadlineSeconds")]
+    group_read_deadline_seconds: Option<serde_json::Value>,
 }
 
 pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
@@ -187,6 +191,7 @@ pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigR
                 group_types: req.group_receipt_types.clone(),
                 request_roles: req.group_receipt_request_roles.clone(),
                 max_group_members: req.max_receipt_group_members,
+                group_read_deadline: req.group_read_deadline_seconds.clone(),
             };
             config::update_audited(c, update, &caller.identifier, crate::domain::audit::Via::Rest)
         })

@@ -110,6 +110,7 @@ pub async fn save(state: web::Data<AppState>, form: Posted) -> Result<HttpRespon
         group_types: Some(f.all("types")),
         request_roles: (!roles.is_empty()).then(|| roles.to_string()),
         max_group_members: f.int("max_members", "The largest group with read receipts", 1..=1_000_000)?,
+        ..Default::default()
     };
     let who = form.session.identifier.clone();
     let outcome = state.tx(move |c| config::update_audited(c, update.clone(), &who, Via::Console)).await;
