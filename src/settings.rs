@@ -158,13 +158,13 @@ pub struct RetentionSettings {
 #[derive(Debug, Clone, Args)]
 pub struct DeadlineSettings {
     /// Run the read-deadline worker in this process.
-    #[arg(long = "deadlines", env = "IMRECEIPTS_DEADLINES", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(id = "deadlines", long = "deadlines", env = "IMRECEIPTS_DEADLINES", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
     /// Milliseconds between polls for due read deadlines.
-    #[arg(long = "deadline-poll-ms", env = "IMRECEIPTS_DEADLINE_POLL_MS", default_value_t = 1000)]
+    #[arg(id = "deadline_poll_ms", long = "deadline-poll-ms", env = "IMRECEIPTS_DEADLINE_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
     /// Deadlines claimed and fired in one transaction at most.
-    #[arg(long = "deadline-batch", env = "IMRECEIPTS_DEADLINE_BATCH", default_value_t = 100)]
+    #[arg(id = "deadline_batch", long = "deadline-batch", env = "IMRECEIPTS_DEADLINE_BATCH", default_value_t = 100)]
     pub batch: u32,
 }
 

@@ -5,6 +5,7 @@ mod receiver;
 mod schema;
 
 mod coalescing;
+mod deadlines;
 mod compat;
 mod conformance;
 mod foundation;
