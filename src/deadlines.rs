@@ -38,7 +38,9 @@ pub fn start(state: AppState, settings: DeadlineSettings) -> Handle {
             // A full batch means more may be due: poll again at once.
             match state.tx(move |c| read_deadlines::fire_due(c, batch)).await {
                 Ok(f) if f.claimed as i64 >= batch => continue,
-                Ok(f) if f.claimed > 0 => tracing::debug!(claimed = f.claimed, events = f.events, "read deadlines fired"),
+                Ok(f) if f.claimed > 0 => {
+                    tracing::debug!(claimed = f.claimed, events = f.events, "read deadlines fired")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "firing read deadlines failed; retrying next poll"),
             }

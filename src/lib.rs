@@ -119,8 +119,7 @@ impl Application {
             .transpose()
             .context("building the webhook HTTP client")?;
         let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
-        let deadlines =
-            settings.deadlines.enabled.then(|| deadlines::start(state.clone(), settings.deadlines.clone()));
+        let deadlines = settings.deadlines.enabled.then(|| deadlines::start(state.clone(), settings.deadlines.clone()));
         Ok(Application { port, server: server.run(), state, dispatcher, retention, deadlines, stop_live })
     }
 

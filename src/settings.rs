@@ -161,7 +161,12 @@ pub struct DeadlineSettings {
     #[arg(id = "deadlines", long = "deadlines", env = "IMRECEIPTS_DEADLINES", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
     /// Milliseconds between polls for due read deadlines.
-    #[arg(id = "deadline_poll_ms", long = "deadline-poll-ms", env = "IMRECEIPTS_DEADLINE_POLL_MS", default_value_t = 1000)]
+    #[arg(
+        id = "deadline_poll_ms",
+        long = "deadline-poll-ms",
+        env = "IMRECEIPTS_DEADLINE_POLL_MS",
+        default_value_t = 1000
+    )]
     pub poll_ms: u64,
     /// Deadlines claimed and fired in one transaction at most.
     #[arg(id = "deadline_batch", long = "deadline-batch", env = "IMRECEIPTS_DEADLINE_BATCH", default_value_t = 100)]

@@ -66,8 +66,7 @@ async fn group_deadline_fires_once_with_the_unread_count_and_list_and_never_for_
     for r in ["bob", "carol", "dave"] {
         read(&app, &gid, r, fully).await;
     }
-    app.ok("group_open_http_svc/group_msg_recall", json!({"GroupId": gid, "MsgSeqList": [{"MsgSeq": recalled}]}))
-        .await;
+    app.ok("group_open_http_svc/group_msg_recall", json!({"GroupId": gid, "MsgSeqList": [{"MsgSeq": recalled}]})).await;
 
     let got = rx.wait_for("/ok", 1, WAIT).await;
     let e = got[0].json();
@@ -91,7 +90,8 @@ async fn a_group_type_default_deadline_applies_and_pages_the_unread_list() {
     let app = spawn_app_with(fast_settings()).await;
     let rx = Receiver::start();
     subscribe(&app, &rx).await;
-    let v = app.ok("receipt_svc/set_receipt_config", json!({"GroupReadDeadlineSeconds": {"Work": 1, "Public": 0}})).await;
+    let v =
+        app.ok("receipt_svc/set_receipt_config", json!({"GroupReadDeadlineSeconds": {"Work": 1, "Public": 0}})).await;
     assert_eq!(v["GroupReadDeadlineSeconds"], json!({"Private": 1}));
     let v = app.ok("receipt_svc/get_receipt_config", json!({})).await;
     assert_eq!(v["GroupReadDeadlineSeconds"], json!({"Private": 1}));

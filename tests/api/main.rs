@@ -5,9 +5,9 @@ mod receiver;
 mod schema;
 
 mod coalescing;
-mod deadlines;
 mod compat;
 mod conformance;
+mod deadlines;
 mod foundation;
 mod hardening;
 mod import;
