@@ -3,6 +3,7 @@
 pub mod coalesce;
 pub mod console;
 pub mod db;
+pub mod deadlines;
 pub mod domain;
 pub mod embedded_pg;
 pub mod error;
@@ -37,6 +38,7 @@ pub struct Application {
     pub state: AppState,
     dispatcher: Option<webhooks::dispatcher::Handle>,
     retention: Option<retention::Handle>,
+    deadlines: Option<deadlines::Handle>,
     stop_live: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -117,7 +119,8 @@ impl Application {
             .transpose()
             .context("building the webhook HTTP client")?;
         let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
-        Ok(Application { port, server: server.run(), state, dispatcher, retention, stop_live })
+        let deadlines = settings.deadlines.enabled.then(|| deadlines::start(state.clone(), settings.deadlines.clone()));
+        Ok(Application { port, server: server.run(), state, dispatcher, retention, deadlines, stop_live })
     }
 
     /// The bound port (useful with port 0).
@@ -140,6 +143,9 @@ impl Application {
         let res = self.server.await;
         if let Some(r) = &self.retention {
             r.shutdown();
+        }
+        if let Some(d) = &self.deadlines {
+            d.shutdown();
         }
         self.stop_live.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(d) = self.dispatcher {

@@ -96,6 +96,8 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     #[command(flatten)]
     pub retention: RetentionSettings,
+    #[command(flatten)]
+    pub deadlines: DeadlineSettings,
     /// Key encrypting webhook secrets and tokens at rest: 32 bytes as 64 hex digits or base64.
     /// Generated and persisted in `<data_dir>/app.json` when unset.
     #[arg(long, env = "IMRECEIPTS_SECRETS_KEY", hide_env_values = true)]
@@ -149,6 +151,25 @@ pub struct RetentionSettings {
     pub interval_secs: u64,
     /// Rows one cleanup statement deletes at most (small batches never hold long locks).
     #[arg(long = "retention-batch", env = "IMRECEIPTS_RETENTION_BATCH", default_value_t = 1000)]
+    pub batch: u32,
+}
+
+/// The read-deadline worker (any number of processes may run it: each deadline fires once).
+#[derive(Debug, Clone, Args)]
+pub struct DeadlineSettings {
+    /// Run the read-deadline worker in this process.
+    #[arg(id = "deadlines", long = "deadlines", env = "IMRECEIPTS_DEADLINES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// Milliseconds between polls for due read deadlines.
+    #[arg(
+        id = "deadline_poll_ms",
+        long = "deadline-poll-ms",
+        env = "IMRECEIPTS_DEADLINE_POLL_MS",
+        default_value_t = 1000
+    )]
+    pub poll_ms: u64,
+    /// Deadlines claimed and fired in one transaction at most.
+    #[arg(id = "deadline_batch", long = "deadline-batch", env = "IMRECEIPTS_DEADLINE_BATCH", default_value_t = 100)]
     pub batch: u32,
 }
 

@@ -152,6 +152,7 @@ diesel::table! {
         event_feed -> Bool,
         event_feed_retention_secs -> Int4,
         group_read_threshold -> Jsonb,
+        group_read_deadline -> Jsonb,
     }
 }
 

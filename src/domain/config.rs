@@ -26,6 +26,8 @@ pub struct ReceiptConfig {
     pub event_feed: bool,
     /// How long the feed keeps an event, in seconds.
     pub event_feed_retention_secs: i32,
+    /// Default `ReadDeadlineSeconds` per group type (canonical names; absent = none).
+    pub group_read_deadline: BTreeMap<String, i32>,
 }
 
 /// A partial update of [`ReceiptConfig`].
@@ -38,6 +40,8 @@ pub struct ConfigUpdate {
     pub group_read_threshold: Option<BTreeMap<String, i64>>,
     pub event_feed: Option<bool>,
     pub event_feed_retention_secs: Option<i64>,
+    /// `GroupReadDeadlineSeconds`: replaces all per-type defaults (a JSON object).
+    pub group_read_deadline: Option<serde_json::Value>,
 }
 
 /// One setting that an update changed: its field name and old and new values as text.
@@ -99,6 +103,10 @@ pub fn changes(old: &ReceiptConfig, new: &ReceiptConfig) -> Vec<SettingChange> {
             new: new.event_feed_retention_secs.to_string(),
         });
     }
+    if old.group_read_deadline != new.group_read_deadline {
+        let text = |c: &ReceiptConfig| serde_json::to_string(&c.group_read_deadline).unwrap_or_default();
+        out.push(SettingChange { field: "GroupReadDeadlineSeconds", old: text(old), new: text(new) });
+    }
     out
 }
 
@@ -133,8 +141,8 @@ pub fn update_audited(
 
 /// Reads the configuration.
 pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
-    type Row = (Vec<Option<String>>, String, i32, serde_json::Value, bool, i32);
-    let (types, roles, max, thresholds, feed, feed_secs): Row = receipt_config::table
+    type Row = (Vec<Option<String>>, String, i32, serde_json::Value, bool, i32, serde_json::Value);
+    let (types, roles, max, thresholds, feed, feed_secs, deadlines): Row = receipt_config::table
         .select((
             receipt_config::group_types,
             receipt_config::request_roles,
@@ -142,6 +150,7 @@ pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
             receipt_config::group_read_threshold,
             receipt_config::event_feed,
             receipt_config::event_feed_retention_secs,
+            receipt_config::group_read_deadline,
         ))
         .first(conn)?;
     Ok(ReceiptConfig {
@@ -152,6 +161,8 @@ pub fn load(conn: &mut PgConnection) -> ApiResult<ReceiptConfig> {
         group_read_threshold: serde_json::from_value(thresholds).unwrap_or_default(),
         event_feed: feed,
         event_feed_retention_secs: feed_secs,
+        // Written only by `update`, which validated it.
+        group_read_deadline: serde_json::from_value(deadlines).unwrap_or_default(),
     })
 }
 
@@ -218,6 +229,9 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
         }
         cfg.event_feed_retention_secs = secs as i32;
     }
+    if let Some(d) = u.group_read_deadline {
+        cfg.group_read_deadline = super::read_deadlines::parse_type_defaults(&d)?;
+    }
     diesel::update(receipt_config::table)
         .set((
             receipt_config::group_types.eq(cfg.group_types.iter().cloned().map(Some).collect::<Vec<_>>()),
@@ -226,6 +240,7 @@ pub fn update(conn: &mut PgConnection, u: ConfigUpdate) -> ApiResult<ReceiptConf
             receipt_config::group_read_threshold.eq(serde_json::to_value(&cfg.group_read_threshold)?),
             receipt_config::event_feed.eq(cfg.event_feed),
             receipt_config::event_feed_retention_secs.eq(cfg.event_feed_retention_secs),
+            receipt_config::group_read_deadline.eq(serde_json::to_value(&cfg.group_read_deadline)?),
             receipt_config::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;

@@ -469,25 +469,7 @@ pub fn list(
             page.read.last().map(|r| r.account.clone())
         }
         ListFilter::Unread => {
-            let mut rows: Vec<UserRow> = crate::db::cached(
-                "SELECT s.user_id FROM group_members s
-                 WHERE s.group_id = $1 AND s.leave_seq IS NULL AND s.user_id > $3 AND s.join_seq < $2
-                   AND s.user_id <> $5
-                   -- A scalar subquery, not NOT EXISTS: it stays a per-row primary-key probe, where
-                   -- an anti-join planned on stale estimates rescans all readers per member.
-                   AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = $1 AND r.msg_seq = $2
-                        AND r.reader = s.user_id) IS NULL
-                 ORDER BY s.user_id LIMIT $4",
-            )
-            .bind::<Text, _>(group_id)
-            .bind::<BigInt, _>(seq)
-            .bind::<Text, _>(&after)
-            .bind::<BigInt, _>(count + 1)
-            .bind::<Text, _>(&sender)
-            .load(conn)?;
-            page.finished = rows.len() as i64 <= count;
-            rows.truncate(count as usize);
-            page.unread = rows.into_iter().map(|r| r.user_id).collect();
+            (page.unread, page.finished) = unread_page(conn, group_id, seq, &sender, &after, count)?;
             page.unread.last().cloned()
         }
     };
@@ -495,4 +477,35 @@ pub fn list(
         page.cursor = last.map(|l| URL_SAFE_NO_PAD.encode(l)).unwrap_or_default();
     }
     Ok(page)
+}
+
+/// Up to `count` current members who were eligible for (group, seq) (sent by `sender`) and have
+/// not read it, ordered by account after `after`; and whether no more follow.
+pub fn unread_page(
+    conn: &mut PgConnection,
+    group_id: &str,
+    seq: i64,
+    sender: &str,
+    after: &str,
+    count: i64,
+) -> ApiResult<(Vec<String>, bool)> {
+    let mut rows: Vec<UserRow> = crate::db::cached(
+        "SELECT s.user_id FROM group_members s
+         WHERE s.group_id = $1 AND s.leave_seq IS NULL AND s.user_id > $3 AND s.join_seq < $2
+           AND s.user_id <> $5
+           -- A scalar subquery, not NOT EXISTS: it stays a per-row primary-key probe, where
+           -- an anti-join planned on stale estimates rescans all readers per member.
+           AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = $1 AND r.msg_seq = $2
+                AND r.reader = s.user_id) IS NULL
+         ORDER BY s.user_id LIMIT $4",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<BigInt, _>(seq)
+    .bind::<Text, _>(after)
+    .bind::<BigInt, _>(count + 1)
+    .bind::<Text, _>(sender)
+    .load(conn)?;
+    let finished = rows.len() as i64 <= count;
+    rows.truncate(count as usize);
+    Ok((rows.into_iter().map(|r| r.user_id).collect(), finished))
 }

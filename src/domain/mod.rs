@@ -14,6 +14,7 @@ pub mod import;
 pub mod members;
 pub mod messages;
 pub mod notifications;
+pub mod read_deadlines;
 pub mod recall;
 
 /// Current unix time in seconds.

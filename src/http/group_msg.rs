@@ -9,6 +9,7 @@ use crate::domain::config;
 use crate::domain::group_receipts::{self, ListFilter};
 use crate::domain::import::{self, GroupMsgImport};
 use crate::domain::messages::{self, GroupSend, StoredBody};
+use crate::domain::read_deadlines;
 use crate::domain::recall;
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
@@ -31,6 +32,8 @@ pub struct SendGroupMsgRequest {
     msg_priority: Option<Value>,
     #[serde(rename = "ReadThresholdPercent", default, deserialize_with = "int_or_string")]
     read_threshold_percent: Option<i64>,
+    #[serde(rename = "ReadDeadlineSeconds", default, deserialize_with = "int_or_string")]
+    read_deadline_seconds: Option<i64>,
 }
 
 /// `MsgPriority` of a send: a name (what SDKs send) or its number; absent = Normal.
@@ -57,6 +60,8 @@ pub async fn send_group_msg(
     req: SendGroupMsgRequest,
 ) -> ApiResult<SendGroupMsgResponse> {
     let need_receipt = flag(req.need_read_receipt, "NeedReadReceipt")?;
+    let deadline = read_deadlines::requested(req.read_deadline_seconds, need_receipt, "NeedReadReceipt")?;
+    let origin = caller.origin.clone();
     let priority = priority(req.msg_priority.as_ref())?;
     let random = u32_field(req.random.ok_or_else(|| ApiError::invalid("Random (a uint32) is required"))?, "Random")?;
     let admin = caller.identifier.clone();
@@ -64,7 +69,7 @@ pub async fn send_group_msg(
     let sent = state
         .tx(move |c| {
             let cfg = config::load(c)?;
-            messages::send_group(
+            let sent = messages::send_group(
                 c,
                 &cfg,
                 &GroupSend {
@@ -79,7 +84,12 @@ pub async fn send_group_msg(
                     dedup_window: window,
                     read_threshold: req.read_threshold_percent,
                 },
-            )
+            )?;
+            // A retried send is the same message: its deadline (if any) is already stored.
+            if need_receipt && !sent.duplicate {
+                read_deadlines::schedule_group(c, &cfg, &origin, &req.group_id, sent.msg_seq, deadline)?;
+            }
+            Ok(sent)
         })
         .await?;
     Ok(SendGroupMsgResponse { msg_seq: sent.msg_seq, msg_time: sent.msg_time })

@@ -9,6 +9,7 @@ use crate::domain::c2c::{self, Ack};
 use crate::domain::c2c_acks;
 use crate::domain::import::{self, C2cImport};
 use crate::domain::messages::{self, C2cSend, StoredBody};
+use crate::domain::read_deadlines;
 use crate::domain::recall;
 use crate::error::{ApiError, ApiResult, Service};
 use crate::state::AppState;
@@ -31,6 +32,8 @@ pub struct SendMsgRequest {
     send_msg_control: Option<Vec<String>>,
     #[serde(rename = "IsNeedReadReceipt", default, deserialize_with = "int_or_string")]
     is_need_read_receipt: Option<i64>,
+    #[serde(rename = "ReadDeadlineSeconds", default, deserialize_with = "int_or_string")]
+    read_deadline_seconds: Option<i64>,
 }
 
 struct Prepared {
@@ -42,6 +45,8 @@ struct Prepared {
     custom: String,
     need_receipt: bool,
     counts_unread: bool,
+    read_deadline: Option<i32>,
+    origin: crate::webhooks::outbox::Origin,
 }
 
 fn prepare(caller: &Caller, req: SendMsgRequest, batch: bool) -> ApiResult<Prepared> {
@@ -58,6 +63,8 @@ fn prepare(caller: &Caller, req: SendMsgRequest, batch: bool) -> ApiResult<Prepa
     wire::check_len(&to, 1, 500, "To_Account")?;
     let random = req.msg_random.ok_or_else(|| ApiError::invalid("MsgRandom (a uint32) is required"))?;
     wire::check_len(req.send_msg_control.as_deref().unwrap_or_default(), 0, 8, "SendMsgControl")?;
+    let need_receipt = flag(req.is_need_read_receipt, "IsNeedReadReceipt")?;
+    let read_deadline = read_deadlines::requested(req.read_deadline_seconds, need_receipt, "IsNeedReadReceipt")?;
     Ok(Prepared {
         from: req.from_account.unwrap_or_else(|| caller.identifier.clone()),
         to,
@@ -65,8 +72,10 @@ fn prepare(caller: &Caller, req: SendMsgRequest, batch: bool) -> ApiResult<Prepa
         random: u32_field(random, "MsgRandom")?,
         body: req.msg_body,
         custom: req.cloud_custom_data,
-        need_receipt: flag(req.is_need_read_receipt, "IsNeedReadReceipt")?,
+        need_receipt,
         counts_unread: !req.send_msg_control.unwrap_or_default().iter().any(|c| c == "NoUnread"),
+        read_deadline,
+        origin: caller.origin.clone(),
     })
 }
 
@@ -74,7 +83,7 @@ async fn send(state: &AppState, p: Prepared) -> ApiResult<messages::C2cSent> {
     let window = state.c2c_dedup_secs;
     state
         .tx(move |c| {
-            messages::send_c2c(
+            let sent = messages::send_c2c(
                 c,
                 &C2cSend {
                     from: &p.from,
@@ -87,7 +96,11 @@ async fn send(state: &AppState, p: Prepared) -> ApiResult<messages::C2cSent> {
                     counts_unread: p.counts_unread,
                     dedup_window: window,
                 },
-            )
+            )?;
+            if let Some(secs) = p.read_deadline {
+                read_deadlines::schedule_c2c(c, &p.origin, &p.from, &p.to, &sent.msg_key, secs)?;
+            }
+            Ok(sent)
         })
         .await
 }

@@ -158,6 +158,7 @@ pub struct ConfigResponse {
     group_read_threshold_percent: std::collections::BTreeMap<String, i16>,
     event_feed: i32,
     event_feed_retention_seconds: i32,
+    group_read_deadline_seconds: std::collections::BTreeMap<String, i32>,
 }
 
 impl From<config::ReceiptConfig> for ConfigResponse {
@@ -169,6 +170,7 @@ impl From<config::ReceiptConfig> for ConfigResponse {
             group_read_threshold_percent: cfg.group_read_threshold,
             event_feed: int_flag(cfg.event_feed),
             event_feed_retention_seconds: cfg.event_feed_retention_secs,
+            group_read_deadline_seconds: cfg.group_read_deadline,
         }
     }
 }
@@ -191,6 +193,8 @@ pub struct SetConfigRequest {
     event_feed: Option<i64>,
     #[serde(rename = "EventFeedRetentionSeconds", default, deserialize_with = "int_or_string")]
     event_feed_retention_seconds: Option<i64>,
+    #[serde(rename = "GroupReadDeadlineSeconds")]
+    group_read_deadline_seconds: Option<serde_json::Value>,
 }
 
 pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigRequest) -> ApiResult<ConfigResponse> {
@@ -203,6 +207,7 @@ pub async fn set_receipt_config(state: AppState, caller: Caller, req: SetConfigR
                 group_read_threshold: req.group_read_threshold_percent.clone(),
                 event_feed: req.event_feed.map(|v| flag(Some(v), "EventFeed")).transpose()?,
                 event_feed_retention_secs: req.event_feed_retention_seconds,
+                group_read_deadline: req.group_read_deadline_seconds.clone(),
             };
             config::update_audited(c, update, &caller.identifier, crate::domain::audit::Via::Rest)
         })

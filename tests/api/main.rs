@@ -9,6 +9,7 @@ mod compat;
 mod completion;
 mod conformance;
 mod feed;
+mod deadlines;
 mod foundation;
 mod hardening;
 mod import;

@@ -12,13 +12,13 @@ use crate::receiver::Receiver;
 use crate::stream::EventStream;
 
 /// A server binary running against `db_url`.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl ServerProcess {
-    fn start(db_url: &str) -> ServerProcess {
+    pub(crate) fn start(db_url: &str) -> ServerProcess {
         let data = std::env::temp_dir().join(format!("imr-proc-{:x}", rand::random::<u64>()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_imreceipts"))
             .env("DATABASE_URL", db_url)
@@ -53,7 +53,7 @@ impl ServerProcess {
     }
 
     /// SIGKILL: no graceful shutdown, in-flight work is simply lost.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -77,7 +77,7 @@ async fn post(client: &reqwest::Client, base: &str, path: &str, body: Value) -> 
         .await
 }
 
-async fn must(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+pub(crate) async fn must(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
     let v = post(client, base, path, body).await.expect("request");
     assert_eq!(v["ErrorCode"], 0, "{path}: {v}");
     v

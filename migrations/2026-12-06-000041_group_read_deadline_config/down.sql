@@ -1,0 +1,1 @@
+ALTER TABLE receipt_config DROP COLUMN group_read_deadline;
