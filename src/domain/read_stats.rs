@@ -403,6 +403,6 @@ mod tests {
         assert_eq!(within_caps([10, 10, 10].into_iter()), 3);
         assert_eq!(within_caps([60_000, 40_000, 1].into_iter()), 2);
         assert_eq!(within_caps([200_000, 1].into_iter()), 1);
-        assert_eq!(within_caps(std::iter::repeat(1).take(5000)), MAX_RANGE_MESSAGES);
+        assert_eq!(within_caps(std::iter::repeat_n(1, 5000)), MAX_RANGE_MESSAGES);
     }
 }
