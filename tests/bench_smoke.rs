@@ -1,6 +1,7 @@
 //! Smoke test of the benchmark harness (the benchmark itself is not part of the test suite):
-//! runs S1 for two seconds on a small seed, and S7 with 50 streams on its own stream server
-//! process, and checks that both reports were written, with throughput and without errors.
+//! runs S1 and S9 for two seconds each on a small seed, and S7 with 50 streams on its own
+//! stream server process, and checks that both reports were written, with throughput and
+//! without errors.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,13 +9,24 @@ use std::process::Command;
 use serde_json::Value;
 
 #[test]
-fn bench_harness_runs_s1_and_s7_on_a_small_seed_and_writes_both_reports() {
+fn bench_harness_runs_s1_s7_and_s9_on_a_small_seed_and_writes_both_reports() {
     let out = std::env::temp_dir().join(format!("imreceipts-bench-smoke-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     // A cluster of its own, so a concurrent full benchmark (var/bench) is never stopped by it.
     let data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("var/bench-smoke");
     let output = Command::new(env!("CARGO_BIN_EXE_imreceipts-bench"))
-        .args(["run", "--scenarios", "s1,s7", "--small-seed", "--duration", "2", "--warmup", "0", "--concurrency", "4"])
+        .args([
+            "run",
+            "--scenarios",
+            "s1,s7,s9",
+            "--small-seed",
+            "--duration",
+            "2",
+            "--warmup",
+            "0",
+            "--concurrency",
+            "4",
+        ])
         .args(["--streams", "50", "--stream-rate", "100", "--stream-idle", "1"])
         .arg("--out")
         .arg(&out)
@@ -33,7 +45,8 @@ fn bench_harness_runs_s1_and_s7_on_a_small_seed_and_writes_both_reports() {
     assert_eq!(json["failures"], Value::Array(vec![]), "the run reported failures:\n{stderr}");
     let scenarios = json["scenarios"].as_array().expect("scenarios array");
     let ids: Vec<&str> = scenarios.iter().filter_map(|s| s["id"].as_str()).collect();
-    assert_eq!(ids, ["s1a", "s1b"]);
+    assert_eq!(ids, ["s1a", "s1b", "s9", "s9_range"]);
+    assert!(md.contains("| s9 |") && md.contains("| s9_range |"), "latest.md lacks the S9 rows:\n{md}");
     for s in scenarios {
         assert_eq!(s["errors"], 0, "{} had errors: {}", s["id"], s["error_samples"]);
         assert!(s["ops_per_s"].as_f64().is_some_and(|v| v > 0.0), "{} has no throughput", s["id"]);

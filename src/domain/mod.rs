@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod notifications;
 pub mod read_deadlines;
+pub mod read_stats;
 pub mod recall;
 
 /// Current unix time in seconds.

@@ -8,6 +8,7 @@ mod login;
 mod openim;
 mod ops;
 pub mod rate_limit;
+mod read_stats;
 mod receipt;
 mod routes;
 mod stream;

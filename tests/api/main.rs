@@ -15,6 +15,7 @@ mod hardening;
 mod import;
 mod openapi;
 mod processes;
+mod read_stats;
 mod recall;
 mod receipts;
 mod receipts_scale;

@@ -15,6 +15,7 @@ mod pgstats;
 mod report;
 mod scenarios;
 mod seed;
+mod stats;
 mod streams;
 mod target;
 mod webhook;
@@ -48,11 +49,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Every scenario (S1-S8) and the pgbench baseline.
+    /// Every scenario (S1-S9) and the pgbench baseline.
     All(Opts),
     /// Only the named scenarios.
     Run {
-        /// Comma-separated: s1,s2,s3,s4,s5,s6,s7,s8,pg.
+        /// Comma-separated: s1,s2,s3,s4,s5,s6,s7,s8,s9,pg.
         #[arg(long, value_delimiter = ',', required = true)]
         scenarios: Vec<Id>,
         #[command(flatten)]
@@ -95,6 +96,8 @@ enum Id {
     S7,
     /// Two server processes on one database: S1a split over both, webhooks from both.
     S8,
+    /// Read analytics (`get_read_stats`) at 10,000 members.
+    S9,
     /// The pgbench baseline for S1 and S2.
     Pg,
 }
@@ -179,7 +182,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let (ids, opts, command) = match cli.command {
         Command::All(o) => {
-            (vec![Id::S1, Id::S2, Id::S3, Id::S4, Id::S5, Id::S6, Id::S7, Id::S8, Id::Pg], o, "all".to_string())
+            (vec![Id::S1, Id::S2, Id::S3, Id::S4, Id::S5, Id::S6, Id::S7, Id::S8, Id::S9, Id::Pg], o, "all".to_string())
         }
         Command::Run { scenarios, opts } => {
             let names: Vec<String> = scenarios.iter().map(|s| format!("{s:?}").to_lowercase()).collect();
@@ -298,7 +301,8 @@ async fn run(
         sizes.huge_members = 0;
         sizes.huge_readers = 0;
     }
-    if !reads {
+    // S9 reads the stats of the 10,000-member group, whose reads S4/S5 also use.
+    if !reads && !ids.contains(&Id::S9) {
         sizes.large_readers = 0;
     }
     if !(ids.contains(&Id::S2) || ids.contains(&Id::S3)) {
@@ -442,6 +446,27 @@ async fn run(
             push(report, &id, &title, "group_open_http_svc/get_group_msg_receipt_detail", &p, m, &world, &note);
         }
     }
+    if ids.contains(&Id::S9) {
+        let (_, members, group) = &read_groups[0];
+        let readers = stats::prepare(api, db, group).await.context("preparing S9")?;
+        let how = if db.is_some() { "every member, through the bulk path" } else { "the seeded readers" };
+        let note = format!(
+            "MsgSeq {} read by {how} ({readers} receipts, read times spread over an hour); items = reads covered per call",
+            stats::SEQ
+        );
+        let p = read("s9 get_read_stats, 1 msg");
+        let m = measure(db, opts.pg_stats, stats::s9_message(api, group, &p)).await;
+        let title = format!("read stats of 1 msg, {members} members");
+        push(report, "s9", &title, "receipt_svc/get_read_stats", &p, m, &world, &note);
+        let p = read("s9_range get_read_stats, all msgs");
+        let m = measure(db, opts.pg_stats, stats::s9_range(api, group, &p)).await;
+        let note = format!(
+            "a time range over all {} messages; the server counts the first ones up to 100,000 eligible readers (Truncated: 1 beyond)",
+            group.msgs
+        );
+        let title = format!("read stats of a range, {members} members");
+        push(report, "s9_range", &title, "receipt_svc/get_read_stats", &p, m, &world, &note);
+    }
     if ids.contains(&Id::S6) {
         checkpoint(db);
         let before = cpu::Snapshot::take();
@@ -571,7 +596,7 @@ fn checkpoint(db: Option<&str>) {
 fn push(report: &mut Report, id: &str, title: &str, command: &str, p: &Plan, run: Run, world: &World, note: &str) {
     let mut s = Scenario::from_measured(id, title, command, p.concurrency, run.measured, run.cpu, note);
     s.pg_top = run.top;
-    if s.new_fraction < 0.999 && !id.starts_with("s4") && !id.starts_with("s5") {
+    if s.new_fraction < 0.999 && !id.starts_with("s4") && !id.starts_with("s5") && !id.starts_with("s9") {
         let more = format!(
             "{:.1}% of the receipt writes were new; the rest repeated rows already read (the seeded space of {} was used up)",
             s.new_fraction * 100.0,

@@ -141,7 +141,7 @@ impl Scenario {
         let pages = (!m.sub_latencies_us.is_empty()).then(|| Percentiles::of(&mut m.sub_latencies_us));
         // The CPU was sampled over warm-up and recorded window at a steady rate, so cores over
         // units per second is the CPU time of one unit.
-        let reads = id.starts_with("s4") || id.starts_with("s5");
+        let reads = id.starts_with("s4") || id.starts_with("s5") || id.starts_with("s9");
         let units_per_s = match (&pages, reads) {
             (Some(p), _) => p.count as f64 / secs,
             (None, true) => m.ops as f64 / secs,

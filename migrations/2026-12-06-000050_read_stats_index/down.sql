@@ -1,0 +1,1 @@
+DROP INDEX group_messages_receipt_time;
