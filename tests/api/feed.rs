@@ -131,7 +131,12 @@ async fn the_feed_answers_the_webhook_bodies_and_filters_by_type() {
     let v = app.call(FEED, json!({})).await;
     assert!(assert_fail(&v, 19004).contains("EventFeed"), "{v}");
     let rx = Receiver::start();
-    let events = ["Group.CallbackAfterReadReceipt", "Group.CallbackAfterAllRead", "C2C.CallbackAfterAllRead", "C2C.CallbackAfterMsgReport"];
+    let events = [
+        "Group.CallbackAfterReadReceipt",
+        "Group.CallbackAfterAllRead",
+        "C2C.CallbackAfterAllRead",
+        "C2C.CallbackAfterMsgReport",
+    ];
     app.ok("webhook_svc/create_endpoint", json!({"Url": format!("{}/ok", rx.base), "Events": events})).await;
     let (gid, readers) = group(&app, 2).await;
     let seq = app.group_msg(&gid, "owner", true).await;

@@ -76,6 +76,8 @@ pub fn check(path: &str, answer: &Value) {
 
 /// Panics unless the webhook `body` matches the request schema the document gives its
 /// `CallbackCommand` (under `webhooks`).
+// The fault suite includes this file too and has no callbacks to check.
+#[allow(dead_code)]
 pub fn check_callback(body: &Value) {
     let cmd = body["CallbackCommand"].as_str().unwrap_or_else(|| panic!("a callback without CallbackCommand: {body}"));
     let doc = document();
