@@ -234,6 +234,12 @@ fn read_report_batch(
     if up_to <= from {
         return Ok(BatchStep { changed: Vec::new(), next: None, watermark, wake: Vec::new() });
     }
+    // The reader's membership rows first, then the messages: the order of per-message
+    // receipts (which share-lock the membership) and of leaves, so none can deadlock.
+    crate::db::cached("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2 FOR NO KEY UPDATE")
+        .bind::<Text, _>(group_id)
+        .bind::<Text, _>(reader)
+        .execute(conn)?;
     // Lock the candidates in seq order (same order as per-message receipts).
     let rows: Vec<SeqRow> = crate::db::cached(
         "SELECT m.msg_seq FROM group_messages m

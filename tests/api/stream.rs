@@ -163,6 +163,7 @@ async fn idle_streams_send_no_queries_and_wake_on_their_users_events() {
     // Nothing else in the server may query while we watch.
     settings.webhooks.dispatch = false;
     settings.retention.enabled = false;
+    settings.deadlines.enabled = false;
     let app = spawn_app_with(settings).await;
     let users: Vec<String> = (0..20).map(|i| format!("u{i}")).collect();
     let refs: Vec<&str> = users.iter().map(String::as_str).collect();
