@@ -115,6 +115,7 @@ diesel::table! {
         delivered_at -> Timestamptz,
         read_at -> Nullable<Timestamptz>,
         ack_content -> Nullable<Text>,
+        private -> Bool,
     }
 }
 
@@ -145,6 +146,14 @@ diesel::table! {
         group_types -> Array<Nullable<Text>>,
         request_roles -> Text,
         max_group_members -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    receipt_privacy (user_id) {
+        user_id -> Text,
+        private -> Bool,
         updated_at -> Timestamptz,
     }
 }
@@ -232,6 +241,7 @@ diesel::table! {
 
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_messages -> groups (group_id));
+diesel::joinable!(receipt_privacy -> accounts (user_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
@@ -248,6 +258,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_receipts,
     groups,
     receipt_config,
+    receipt_privacy,
     retention_state,
     user_events,
     webhook_attempts,

@@ -13,6 +13,7 @@ pub mod import;
 pub mod members;
 pub mod messages;
 pub mod notifications;
+pub mod privacy;
 pub mod recall;
 
 /// Current unix time in seconds.

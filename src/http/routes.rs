@@ -6,7 +6,7 @@ use std::pin::Pin;
 use actix_web::web::Bytes;
 
 use super::auth::{Access, Caller};
-use super::{body, group, group_msg, login, openim, receipt, webhook};
+use super::{body, group, group_msg, login, openim, privacy, receipt, webhook};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -83,6 +83,8 @@ pub static ROUTES: &[Route] = &[
     route!("receipt_svc", "get_c2c_msg_receipt", User, receipt::get_c2c_msg_receipt),
     route!("receipt_svc", "get_receipt_config", Admin, receipt::get_receipt_config),
     route!("receipt_svc", "set_receipt_config", Admin, receipt::set_receipt_config),
+    route!("receipt_svc", "set_user_receipt_privacy", User, privacy::set_user_receipt_privacy),
+    route!("receipt_svc", "get_user_receipt_privacy", User, privacy::get_user_receipt_privacy),
     route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
     route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
     route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),
