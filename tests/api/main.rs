@@ -11,6 +11,7 @@ mod foundation;
 mod hardening;
 mod import;
 mod openapi;
+mod privacy;
 mod processes;
 mod recall;
 mod receipts;
