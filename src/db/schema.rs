@@ -118,6 +118,7 @@ diesel::table! {
         delivered_at -> Timestamptz,
         read_at -> Nullable<Timestamptz>,
         ack_content -> Nullable<Text>,
+        private -> Bool,
     }
 }
 
@@ -153,6 +154,14 @@ diesel::table! {
         event_feed_retention_secs -> Int4,
         group_read_threshold -> Jsonb,
         group_read_deadline -> Jsonb,
+    }
+}
+
+diesel::table! {
+    receipt_privacy (user_id) {
+        user_id -> Text,
+        private -> Bool,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -240,6 +249,7 @@ diesel::table! {
 
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_messages -> groups (group_id));
+diesel::joinable!(receipt_privacy -> accounts (user_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
@@ -256,6 +266,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_receipts,
     groups,
     receipt_config,
+    receipt_privacy,
     retention_state,
     user_events,
     webhook_attempts,

@@ -106,30 +106,32 @@ pub fn set_read(
         return Ok(c2c_read_state::table.find((reader, peer)).select(c2c_read_state::read_time).first(conn)?);
     };
     crate::domain::completion::after_c2c_conversation_read(conn, origin, reader, peer, effective)?;
-    // The peer (whose messages were read) sees the conversation read when they come online.
-    notifications::record(
-        conn,
-        peer,
-        "C2C.ReadReport",
-        &json!({"Report_Account": reader, "Peer_Account": peer, "LastReadTime": effective}),
-    )?;
+    // The peer (whose messages were read) sees the conversation read when they come online;
+    // a private reader's read without their name.
+    let private = crate::domain::privacy::is_private(conn, reader)?;
+    let mut report = json!({"Report_Account": reader, "Peer_Account": peer, "LastReadTime": effective});
+    if private {
+        report["Report_Account"] = json!("");
+        report["Private"] = json!(1);
+    }
+    notifications::record(conn, peer, "C2C.ReadReport", &report)?;
     if !outbox::has_subscribers(conn, "C2C.CallbackAfterMsgReport")? {
         return Ok(effective);
     }
     let unread = total_unread(conn, reader)?;
-    outbox::enqueue(
-        conn,
-        origin,
-        "C2C.CallbackAfterMsgReport",
-        &json!({
-            "CallbackCommand": "C2C.CallbackAfterMsgReport",
-            "Report_Account": reader,
-            "Peer_Account": peer,
-            "LastReadTime": effective,
-            "UnreadMsgNum": unread,
-            "EventTime": outbox::event_time_ms(),
-        }),
-    )?;
+    let mut payload = json!({
+        "CallbackCommand": "C2C.CallbackAfterMsgReport",
+        "Report_Account": reader,
+        "Peer_Account": peer,
+        "LastReadTime": effective,
+        "UnreadMsgNum": unread,
+        "EventTime": outbox::event_time_ms(),
+    });
+    if private {
+        payload["Report_Account"] = json!("");
+        payload["Private"] = json!(1);
+    }
+    outbox::enqueue(conn, origin, "C2C.CallbackAfterMsgReport", &payload)?;
     Ok(effective)
 }
 

@@ -66,25 +66,36 @@ changed AS (
    WHERE m.id IN (SELECT id FROM locked)
   RETURNING m.id),
 won AS (
-  SELECT DISTINCT ON (g.call, g.id) g.call, g.id, g.reader, g.sender, g.msg_key, g.msg_id
+  SELECT DISTINCT ON (g.call, g.id) g.call, g.id, g.reader, g.sender, g.msg_key, g.msg_id,
+         -- A private reader's reads are reported without their name (a primary-key probe).
+         $8 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = g.reader AND p.private) AS private
     FROM good g JOIN changed ch ON ch.id = g.id WHERE g.call = g.winner),
 notify AS (
   INSERT INTO user_events (user_id, event_type, payload)
-  SELECT sender, $9, jsonb_build_object('Operator_Account', reader, 'Peer_Account', sender,
-                                         'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key))
-    FROM won GROUP BY call, reader, sender),
+  SELECT sender, $9, CASE WHEN private
+           THEN jsonb_build_object('Operator_Account', '', 'Private', 1, 'Peer_Account', sender,
+                                   'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key))
+           ELSE jsonb_build_object('Operator_Account', reader, 'Peer_Account', sender,
+                                   'MsgKeyList', jsonb_agg(msg_key ORDER BY msg_key)) END
+    FROM won GROUP BY call, reader, sender, private),
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $8 AND enabled AND (events IS NULL OR 'C2C.CallbackAfterMsgReadReceipt' = ANY(events))),
 feed AS (SELECT 1 FROM receipt_config WHERE $8 AND event_feed LIMIT 1),
 hook AS (
-  SELECT call, json_build_object(
+  SELECT call, CASE WHEN private THEN json_build_object(
+           'CallbackCommand', 'C2C.CallbackAfterMsgReadReceipt', 'Operator_Account', '', 'Private', 1,
+           'Peer_Account', sender,
+           'C2CMsgInfo', json_agg(json_build_object('From_Account', sender, 'To_Account', '',
+                                                    'MsgKey', msg_key, 'MsgId', msg_id) ORDER BY msg_key),
+           'EventTime', $10::int8)
+         ELSE json_build_object(
            'CallbackCommand', 'C2C.CallbackAfterMsgReadReceipt', 'Operator_Account', reader, 'Peer_Account', sender,
            'C2CMsgInfo', json_agg(json_build_object('From_Account', sender, 'To_Account', reader,
                                                     'MsgKey', msg_key, 'MsgId', msg_id) ORDER BY msg_key),
-           'EventTime', $10::int8) AS body
+           'EventTime', $10::int8) END AS body
     FROM won WHERE EXISTS (SELECT 1 FROM subs) OR EXISTS (SELECT 1 FROM feed)
-   GROUP BY call, reader, sender),
+   GROUP BY call, reader, sender, private),
 -- Queued through imr_enqueue_event like every other event, so the feed numbers them in the
 -- order they were queued (the completion events below come after).
 ev AS (

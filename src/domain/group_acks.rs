@@ -90,10 +90,13 @@ locked AS (
                         FOR NO KEY UPDATE) l
    WHERE g.call = g.winner),
 up AS (
-  INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content)
-  SELECT gid, seq, reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN ack END FROM locked
+  INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content, private)
+  SELECT gid, seq, reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN ack END,
+         -- Privacy is stored with the read (a primary-key probe per written receipt).
+         $6 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = reader AND p.private) FROM locked
   ON CONFLICT (group_id, msg_seq, reader)
-    DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content WHERE $6 AND r.read_at IS NULL
+    DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content, private = EXCLUDED.private
+     WHERE $6 AND r.read_at IS NULL
   RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, (r.xmax = 0) AS inserted),
 -- Per message, with its new readers carried along, so nothing below joins two CTEs.
 agg AS (
@@ -117,13 +120,20 @@ changed AS (
   RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, m.departed_unread,
             m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks),
 won AS (
-  SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack
+  SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack,
+         -- The same snapshot as the receipt's stored flag, so both agree.
+         $6 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = u.reader AND p.private) AS private
     FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks) AS u(reader, ack)),
+-- A private reader's read reaches the sender's stream without their name.
 notify AS (
   INSERT INTO user_events (user_id, event_type, payload)
   SELECT from_account, $7,
-         jsonb_build_object('GroupId', gid, 'Member_Account', reader, 'MsgSeqList', jsonb_agg(seq ORDER BY seq))
-    FROM won GROUP BY gid, reader, from_account),
+         CASE WHEN private
+              THEN jsonb_build_object('GroupId', gid, 'Member_Account', '', 'Private', 1,
+                                      'MsgSeqList', jsonb_agg(seq ORDER BY seq))
+              ELSE jsonb_build_object('GroupId', gid, 'Member_Account', reader,
+                                      'MsgSeqList', jsonb_agg(seq ORDER BY seq)) END
+    FROM won GROUP BY gid, reader, from_account, private),
 subs AS (
   SELECT id FROM webhook_endpoints
    WHERE $6 AND enabled AND (events IS NULL OR 'Group.CallbackAfterReadReceipt' = ANY(events))),
@@ -142,8 +152,10 @@ hook AS (
                       AND s.leave_seq >= w.seq AND s.user_id <> w.from_account
                       AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = w.gid
                              AND r.msg_seq = w.seq AND r.reader = s.user_id) IS NULL), 0),
-               'ReadReceiptMembers', json_build_array(CASE WHEN w.ack IS NULL
-                   THEN json_build_object('Member_Account', w.reader)
+               'ReadReceiptMembers', json_build_array(CASE
+                   -- A private reader is counted but not named, and their AckContent not shown.
+                   WHEN w.private THEN json_build_object('Member_Account', '', 'Private', 1)
+                   WHEN w.ack IS NULL THEN json_build_object('Member_Account', w.reader)
                    ELSE json_build_object('Member_Account', w.reader, 'AckContent', w.ack) END))
              ORDER BY w.seq),
            'EventTime', $8::int8) AS body

@@ -370,6 +370,8 @@ pub struct Reader {
     pub account: String,
     pub read_time: i64,
     pub ack_content: Option<String>,
+    /// The reader was private when they read (listed only to the App admin and to themselves).
+    pub private: bool,
 }
 
 /// One page of a reader list.
@@ -410,6 +412,8 @@ struct ReaderRow {
     read_at: chrono::DateTime<chrono::Utc>,
     #[diesel(sql_type = Nullable<Text>)]
     ack_content: Option<String>,
+    #[diesel(sql_type = Bool)]
+    private: bool,
 }
 
 #[derive(QueryableByName)]
@@ -457,20 +461,29 @@ pub fn list(
     let last = match filter {
         ListFilter::Read => {
             let mut rows: Vec<ReaderRow> = crate::db::cached(
-                "SELECT reader, read_at, ack_content FROM group_receipts
+                // Private reads are listed to the App admin (no viewer) and to the reader
+                // themselves only; everyone else pages past them.
+                "SELECT reader, read_at, ack_content, private FROM group_receipts
                  WHERE group_id = $1 AND msg_seq = $2 AND reader > $3 AND read_at IS NOT NULL
+                   AND (NOT private OR $5::text IS NULL OR reader = $5)
                  ORDER BY reader LIMIT $4",
             )
             .bind::<Text, _>(group_id)
             .bind::<BigInt, _>(seq)
             .bind::<Text, _>(&after)
             .bind::<BigInt, _>(count + 1)
+            .bind::<Nullable<Text>, _>(viewer)
             .load(conn)?;
             page.finished = rows.len() as i64 <= count;
             rows.truncate(count as usize);
             page.read = rows
                 .into_iter()
-                .map(|r| Reader { account: r.reader, read_time: r.read_at.timestamp(), ack_content: r.ack_content })
+                .map(|r| Reader {
+                    account: r.reader,
+                    read_time: r.read_at.timestamp(),
+                    ack_content: r.ack_content,
+                    private: r.private,
+                })
                 .collect();
             page.read.last().map(|r| r.account.clone())
         }

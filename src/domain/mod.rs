@@ -16,6 +16,7 @@ pub mod messages;
 pub mod notifications;
 pub mod read_deadlines;
 pub mod read_stats;
+pub mod privacy;
 pub mod recall;
 
 /// Current unix time in seconds.

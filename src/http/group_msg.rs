@@ -289,6 +289,9 @@ pub struct ReadItem {
     read_time: i64,
     #[serde(rename = "AckContent")]
     ack_content: String,
+    /// 1 for a private read (only the App admin and the reader see those); absent otherwise.
+    #[serde(rename = "Private", skip_serializing_if = "Option::is_none")]
+    private: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -344,6 +347,7 @@ pub async fn get_group_msg_receipt_detail(
                         read_account: r.account,
                         read_time: r.read_time,
                         ack_content: r.ack_content.unwrap_or_default(),
+                        private: r.private.then_some(1),
                     })
                     .collect(),
             ),

@@ -7,6 +7,7 @@ mod group_msg;
 mod login;
 mod openim;
 mod ops;
+mod privacy;
 pub mod rate_limit;
 mod read_stats;
 mod receipt;

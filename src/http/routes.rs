@@ -6,7 +6,7 @@ use std::pin::Pin;
 use actix_web::web::Bytes;
 
 use super::auth::{Access, Caller};
-use super::{body, group, group_msg, login, openim, read_stats, receipt, webhook};
+use super::{body, group, group_msg, login, openim, privacy, read_stats, receipt, webhook};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -85,6 +85,8 @@ pub static ROUTES: &[Route] = &[
     route!("receipt_svc", "set_receipt_config", Admin, receipt::set_receipt_config),
     route!("receipt_svc", "get_receipt_events", Admin, receipt::get_receipt_events),
     route!("receipt_svc", "get_read_stats", User, read_stats::get_read_stats),
+    route!("receipt_svc", "set_user_receipt_privacy", User, privacy::set_user_receipt_privacy),
+    route!("receipt_svc", "get_user_receipt_privacy", User, privacy::get_user_receipt_privacy),
     route!("webhook_svc", "create_endpoint", Admin, webhook::create_endpoint),
     route!("webhook_svc", "update_endpoint", Admin, webhook::update_endpoint),
     route!("webhook_svc", "delete_endpoint", Admin, webhook::delete_endpoint),

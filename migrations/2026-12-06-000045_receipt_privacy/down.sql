@@ -1,0 +1,2 @@
+ALTER TABLE group_receipts DROP COLUMN private;
+DROP TABLE receipt_privacy;
