@@ -14,9 +14,9 @@ pub mod import;
 pub mod members;
 pub mod messages;
 pub mod notifications;
+pub mod privacy;
 pub mod read_deadlines;
 pub mod read_stats;
-pub mod privacy;
 pub mod recall;
 
 /// Current unix time in seconds.
