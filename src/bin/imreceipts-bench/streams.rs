@@ -222,7 +222,11 @@ pub async fn run_on_own_server(api: &Api, e: &Embedded, o: &Options, admin: &str
         secret_key: &api.secret_key,
         secrets_key: &e.secrets_key,
         admin,
-        env: vec![("IMRECEIPTS_WEBHOOK_DISPATCH", "false"), ("IMRECEIPTS_RETENTION", "false")],
+        env: vec![
+            ("IMRECEIPTS_WEBHOOK_DISPATCH", "false"),
+            ("IMRECEIPTS_RETENTION", "false"),
+            ("IMRECEIPTS_DEADLINES", "false"),
+        ],
     };
     let server = multi::Second::start(&spec)?;
     let pid = server.pid();
