@@ -106,11 +106,14 @@ ev AS (
 -- The message's first read (a conversation read covering it may have come first; the locked
 -- row version says).
 all_read AS (
-  SELECT imr_enqueue_event('C2C.CallbackAfterAllRead', json_build_object(
+  -- A private reader is not named (To_Account empty, Private 1), like in the receipt callback.
+  SELECT imr_enqueue_event('C2C.CallbackAfterAllRead', json_strip_nulls(json_build_object(
              'CallbackCommand', 'C2C.CallbackAfterAllRead', 'From_Account', m.from_account,
-             'To_Account', m.to_account, 'MsgKey', m.msg_key, 'MsgSeq', m.msg_seq, 'MsgRandom', m.msg_random,
+             'To_Account', CASE WHEN w.private THEN '' ELSE m.to_account END, 'MsgKey', m.msg_key,
+             'MsgSeq', m.msg_seq, 'MsgRandom', m.msg_random,
              'MsgTime', m.msg_time, 'ReadTime', extract(epoch FROM now())::int8, 'ReadBy', 'Receipt',
-             'EventTime', $10::int8)::text, o.client_ip, o.platform, NULL) AS n
+             'Private', CASE WHEN w.private THEN 1 END, 'EventTime', $10::int8))::text,
+             o.client_ip, o.platform, NULL) AS n
     FROM won w JOIN locked l ON l.id = w.id AND l.open
     JOIN c2c_messages m ON m.id = w.id
     JOIN unnest($12::text[], $13::text[]) WITH ORDINALITY AS o(client_ip, platform, n) ON o.n - 1 = w.call

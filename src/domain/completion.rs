@@ -79,13 +79,17 @@ pub fn after_c2c_conversation_read(
                       ORDER BY id FOR NO KEY UPDATE),
               done AS (UPDATE c2c_messages m SET all_read_at = now() WHERE m.id IN (SELECT id FROM lk)
                           AND m.all_read_at IS NULL
-                       RETURNING m.from_account, m.to_account, m.msg_key, m.msg_seq, m.msg_random, m.msg_time)
-         SELECT imr_enqueue_event('C2C.CallbackAfterAllRead', json_build_object(
+                       RETURNING m.from_account, m.to_account, m.msg_key, m.msg_seq, m.msg_random, m.msg_time),
+              -- A private reader is not named (To_Account empty, Private 1).
+              priv AS (SELECT EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = $1 AND p.private) AS on)
+         SELECT imr_enqueue_event('C2C.CallbackAfterAllRead', json_strip_nulls(json_build_object(
                     'CallbackCommand', 'C2C.CallbackAfterAllRead', 'From_Account', from_account,
-                    'To_Account', to_account, 'MsgKey', msg_key, 'MsgSeq', msg_seq, 'MsgRandom', msg_random,
+                    'To_Account', CASE WHEN priv.on THEN '' ELSE to_account END, 'MsgKey', msg_key,
+                    'MsgSeq', msg_seq, 'MsgRandom', msg_random,
                     'MsgTime', msg_time, 'ReadTime', $3::int8, 'ReadBy', 'ConversationRead',
-                    'EventTime', (extract(epoch FROM clock_timestamp()) * 1000)::int8)::text, $4, $5, NULL)
-           FROM done",
+                    'Private', CASE WHEN priv.on THEN 1 END,
+                    'EventTime', (extract(epoch FROM clock_timestamp()) * 1000)::int8))::text, $4, $5, NULL)
+           FROM done, priv",
     )
     .bind::<Text, _>(reader)
     .bind::<Text, _>(peer)

@@ -177,11 +177,13 @@ async fn private_c2c_reads_are_reported_without_the_reader() {
     app.ok(
         "webhook_svc/create_endpoint",
         json!({"Url": format!("{}/ok", rx.base),
-               "Events": ["C2C.CallbackAfterMsgReadReceipt", "C2C.CallbackAfterMsgReport"]}),
+               "Events": ["C2C.CallbackAfterMsgReadReceipt", "C2C.CallbackAfterMsgReport", "C2C.CallbackAfterAllRead"]}),
     )
     .await;
     app.import(&["alice", "bob"]).await;
     let key = app.c2c_msg("alice", "bob", true).await;
+    // Read by the conversation read below: its completion event must not name bob either.
+    let second = app.c2c_msg("alice", "bob", true).await;
     set_private(&app, "bob", 1).await;
 
     let v = app
@@ -195,8 +197,19 @@ async fn private_c2c_reads_are_reported_without_the_reader() {
     assert_eq!(v["ErrorCode"], 0, "{v}");
     app.ok("openim/admin_set_msg_read", json!({"Report_Account": "bob", "Peer_Account": "alice"})).await;
 
-    let got = rx.wait_for("/ok", 2, WAIT).await;
+    let got = rx.wait_for("/ok", 4, WAIT).await;
     let by_cmd = |cmd: &str| got.iter().map(|r| r.json()).find(|b| b["CallbackCommand"] == cmd).unwrap();
+    let done: Vec<Value> =
+        got.iter().map(|r| r.json()).filter(|b| b["CallbackCommand"] == "C2C.CallbackAfterAllRead").collect();
+    assert_eq!(done.len(), 2, "{done:?}");
+    for (k, by) in [(&key, "Receipt"), (&second, "ConversationRead")] {
+        let b = done.iter().find(|b| b["MsgKey"] == k.as_str()).unwrap_or_else(|| panic!("no event for {k}: {done:?}"));
+        assert_eq!(
+            (&b["MsgKey"], &b["ReadBy"], &b["To_Account"], &b["Private"]),
+            (&json!(k), &json!(by), &json!(""), &json!(1))
+        );
+        crate::schema::check_callback(b);
+    }
     let receipt = by_cmd("C2C.CallbackAfterMsgReadReceipt");
     assert_eq!((receipt["Operator_Account"].clone(), receipt["Private"].clone()), (json!(""), json!(1)));
     assert_eq!(receipt["Peer_Account"], "alice");
