@@ -48,7 +48,9 @@ WITH input AS (
 calls AS (
   SELECT c.call, c.gid, c.reader, g.group_type, g.group_id IS NOT NULL AS group_found,
          coalesce(g.group_type = ANY((SELECT group_types FROM receipt_config LIMIT 1)::text[]), false) AS enabled,
-         mm.user_id IS NOT NULL AS is_member
+         mm.user_id IS NOT NULL AS is_member,
+         -- Privacy is looked up once per call and stored with each read it makes.
+         $6 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = c.reader AND p.private) AS private
     FROM (SELECT DISTINCT call, gid, reader FROM input) c
     -- LATERAL with LIMIT keeps every lookup an index probe: with a generic plan's estimates
     -- PostgreSQL would otherwise hash whole tables.
@@ -76,7 +78,7 @@ items AS (
                           AND s.join_seq < i.seq AND coalesce(s.leave_seq, i.seq) >= i.seq LIMIT 1) e ON true),
 -- The same reader in two calls of one batch: the first call writes, as if they ran in order.
 good AS (
-  SELECT it.call, it.gid, it.reader, it.seq, it.ack, it.departed,
+  SELECT it.call, it.gid, it.reader, it.seq, it.ack, it.departed, c.private,
          min(it.call) OVER (PARTITION BY it.gid, it.seq, it.reader) AS winner
     FROM items it JOIN calls c USING (call)
    WHERE it.code = 0 AND c.group_found AND c.enabled AND c.is_member
@@ -84,7 +86,7 @@ good AS (
 -- Messages are locked in (group, seq) order, so concurrent writers cannot deadlock; the
 -- conditions are checked again on the locked row versions.
 locked AS (
-  SELECT g.call, g.gid, g.seq, g.reader, g.ack, g.departed FROM good g
+  SELECT g.call, g.gid, g.seq, g.reader, g.ack, g.departed, g.private FROM good g
    CROSS JOIN LATERAL (SELECT 1 FROM group_messages m
                         WHERE m.group_id = g.gid AND m.msg_seq = g.seq AND m.need_receipt AND m.recalled_at IS NULL
                         FOR NO KEY UPDATE) l
@@ -92,16 +94,15 @@ locked AS (
 up AS (
   INSERT INTO group_receipts AS r (group_id, msg_seq, reader, delivered_at, read_at, ack_content, private)
   SELECT gid, seq, reader, now(), CASE WHEN $6 THEN now() END, CASE WHEN $6 THEN ack END,
-         -- Privacy is stored with the read (a primary-key probe per written receipt).
-         $6 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = reader AND p.private) FROM locked
+         private FROM locked
   ON CONFLICT (group_id, msg_seq, reader)
     DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content, private = EXCLUDED.private
      WHERE $6 AND r.read_at IS NULL
-  RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, (r.xmax = 0) AS inserted),
+  RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, r.private, (r.xmax = 0) AS inserted),
 -- Per message, with its new readers carried along, so nothing below joins two CTEs.
 agg AS (
   SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins,
-         array_agg(reader) AS readers, array_agg(ack_content) AS acks
+         array_agg(reader) AS readers, array_agg(ack_content) AS acks, array_agg(private) AS privs
     FROM up GROUP BY group_id, msg_seq),
 -- Readers who left after the message was sent and came back: their leave counted it as
 -- departed unread, which their read now undoes (rare, so joined only when there are any).
@@ -118,12 +119,12 @@ changed AS (
              (SELECT rd.n FROM redeemed rd WHERE rd.gid = agg.group_id AND rd.seq = agg.msg_seq), 0)
     FROM agg WHERE m.group_id = agg.group_id AND m.msg_seq = agg.msg_seq
   RETURNING m.group_id, m.msg_seq, m.from_account, m.read_count, m.eligible_count, m.departed_unread,
-            m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks),
+            m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks, agg.privs),
 won AS (
+  -- `private` is the flag stored with the receipt, so the events and the lists agree.
   SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack,
-         -- The same snapshot as the receipt's stored flag, so both agree.
-         $6 AND EXISTS (SELECT 1 FROM receipt_privacy p WHERE p.user_id = u.reader AND p.private) AS private
-    FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks) AS u(reader, ack)),
+         u.private
+    FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks, ch.privs) AS u(reader, ack, private)),
 -- A private reader's read reaches the sender's stream without their name.
 notify AS (
   INSERT INTO user_events (user_id, event_type, payload)
