@@ -3,34 +3,19 @@
 //! with `SKIP LOCKED` and removed in the transaction that queues their event, so each deadline
 //! fires once, and one left by a stopped process is fired by the next poll of any other.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::domain::read_deadlines;
 use crate::settings::DeadlineSettings;
 use crate::state::AppState;
 
-/// Stops a running worker.
-pub struct Handle {
-    stop: Arc<AtomicBool>,
-    wake: Arc<tokio::sync::Notify>,
-}
-
-impl Handle {
-    /// Asks the worker to stop after its current batch.
-    pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-    }
-}
+pub use crate::retention::Handle;
 
 /// Starts the worker on the current runtime; its first poll runs at once (deadlines that fell
 /// due while no process ran fire at startup).
 pub fn start(state: AppState, settings: DeadlineSettings) -> Handle {
-    let stop = Arc::new(AtomicBool::new(false));
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let (s, w) = (stop.clone(), wake.clone());
+    let (handle, s, w) = Handle::new();
     actix_web::rt::spawn(async move {
         let every = Duration::from_millis(settings.poll_ms.max(10));
         let batch = i64::from(settings.batch.max(1));
@@ -47,5 +32,5 @@ pub fn start(state: AppState, settings: DeadlineSettings) -> Handle {
             let _ = tokio::time::timeout(every, w.notified()).await;
         }
     });
-    Handle { stop, wake }
+    handle
 }

@@ -19,13 +19,19 @@ const BATCHES_PER_ROUND: usize = 50;
 /// The `retention_state` family of the live-notification feed.
 pub const NOTIFICATIONS: &str = "user_events";
 
-/// Stops a running worker.
+/// Stops a running background worker (this one or [`crate::deadlines`]).
 pub struct Handle {
     stop: Arc<AtomicBool>,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl Handle {
+    /// A handle, and the stop flag and wake-up the worker's loop watches.
+    pub fn new() -> (Handle, Arc<AtomicBool>, Arc<tokio::sync::Notify>) {
+        let (stop, wake) = (Arc::new(AtomicBool::new(false)), Arc::new(tokio::sync::Notify::new()));
+        (Handle { stop: stop.clone(), wake: wake.clone() }, stop, wake)
+    }
+
     /// Asks the worker to stop after its current batch.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -35,9 +41,7 @@ impl Handle {
 
 /// Starts the worker on the current runtime.
 pub fn start(state: AppState) -> Handle {
-    let stop = Arc::new(AtomicBool::new(false));
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let (s, w) = (stop.clone(), wake.clone());
+    let (handle, s, w) = Handle::new();
     actix_web::rt::spawn(async move {
         let every = Duration::from_secs(state.retention.interval_secs.max(1));
         while !s.load(Ordering::SeqCst) {
@@ -47,7 +51,7 @@ pub fn start(state: AppState) -> Handle {
             let _ = tokio::time::timeout(every, w.notified()).await;
         }
     });
-    Handle { stop, wake }
+    handle
 }
 
 /// One round: each family deletes batches until it is caught up (or has had its share).
