@@ -16,6 +16,7 @@ use diesel::PgConnection;
 use tokio::sync::oneshot;
 
 use crate::error::{ApiError, ApiResult};
+use crate::live::Hub;
 use crate::state::AppState;
 
 /// A kind of call that can be written many at a time.
@@ -26,9 +27,17 @@ pub trait Batch: Send + Sync + 'static {
     type Out: Send + 'static;
     /// Label in /metrics.
     fn family(&self) -> &'static str;
-    /// Writes `calls` in one statement: one outcome per call, or `Err` when nothing was
-    /// written.
-    fn write(&self, conn: &mut PgConnection, calls: &[Self::Call]) -> ApiResult<Vec<ApiResult<Self::Out>>>;
+    /// Writes `calls` in one statement (committed when it returns): one outcome per call, or
+    /// `Err` when nothing was written.
+    fn write(&self, conn: &mut PgConnection, calls: &[Self::Call]) -> ApiResult<Written<Self::Out>>;
+}
+
+/// What a committed batch did.
+pub struct Written<T> {
+    /// One outcome per call, in the calls' order.
+    pub outcomes: Vec<ApiResult<T>>,
+    /// The users whose open event streams the write concerns (woken once it is answered).
+    pub wake: Vec<String>,
 }
 
 /// Coalescing settings.
@@ -65,9 +74,12 @@ impl<B: Batch> Coalescer<B> {
         if self.limits.max_calls == 1 {
             // Coalescing is off: every call is its own statement on its own connection.
             let me = self.clone();
+            let hub = state.live.clone();
             return state
                 .db(move |conn| {
-                    me.batch.write(conn, std::slice::from_ref(&call))?.pop().unwrap_or_else(|| Err(missing()))
+                    let written = me.batch.write(conn, std::slice::from_ref(&call))?;
+                    hub.wake_after_commit(conn, written.wake);
+                    written.outcomes.into_iter().next().unwrap_or_else(|| Err(missing()))
                 })
                 .await;
         }
@@ -92,7 +104,8 @@ impl<B: Batch> Coalescer<B> {
             loop {
                 let me = self.clone();
                 let metrics = state.metrics.clone();
-                if let Err(e) = state.db(move |conn| me.drain(conn, &metrics)).await {
+                let hub = state.live.clone();
+                if let Err(e) = state.db(move |conn| me.drain(conn, &metrics, &hub)).await {
                     // No connection (or it broke): what is queued now cannot be written.
                     for job in self.lock_queue().drain(..) {
                         let _ = job.reply.send(Err(e.replicate()));
@@ -114,7 +127,7 @@ impl<B: Batch> Coalescer<B> {
 
     /// Writes batches until the queue is empty. `Err` when the connection failed (the batch
     /// in hand has been answered).
-    fn drain(&self, conn: &mut PgConnection, metrics: &crate::metrics::Metrics) -> ApiResult<()> {
+    fn drain(&self, conn: &mut PgConnection, metrics: &crate::metrics::Metrics, hub: &Hub) -> ApiResult<()> {
         loop {
             let jobs: Vec<Job<B>> = {
                 let mut q = self.lock_queue();
@@ -127,7 +140,10 @@ impl<B: Batch> Coalescer<B> {
             metrics.observe_write_batch(self.batch.family(), jobs.len());
             let (calls, replies): (Vec<B::Call>, Vec<_>) = jobs.into_iter().map(|j| (j.call, j.reply)).unzip();
             match self.batch.write(conn, &calls) {
-                Ok(outs) => answer(replies, outs),
+                Ok(written) => {
+                    answer(replies, written.outcomes);
+                    hub.wake_after_commit(conn, written.wake);
+                }
                 Err(e) if e.is_db_unavailable() => {
                     for r in replies {
                         let _ = r.send(Err(e.replicate()));
@@ -141,11 +157,12 @@ impl<B: Batch> Coalescer<B> {
                     // One call broke the statement: each call alone, so only it fails.
                     metrics.observe_write_split(self.batch.family());
                     for (call, reply) in calls.into_iter().zip(replies) {
-                        let out = match self.batch.write(conn, std::slice::from_ref(&call)) {
-                            Ok(mut outs) => outs.pop().unwrap_or_else(|| Err(missing())),
-                            Err(e) => Err(e.classified()),
+                        let (out, wake) = match self.batch.write(conn, std::slice::from_ref(&call)) {
+                            Ok(w) => (w.outcomes.into_iter().next().unwrap_or_else(|| Err(missing())), w.wake),
+                            Err(e) => (Err(e.classified()), Vec::new()),
                         };
                         let _ = reply.send(out);
+                        hub.wake_after_commit(conn, wake);
                     }
                 }
             }

@@ -100,6 +100,7 @@ impl Application {
         };
         let stop_live = Arc::new(std::sync::atomic::AtomicBool::new(false));
         live::spawn_listener(database_url.to_string(), state.live.clone(), stop_live.clone());
+        live::spawn_notifier(database_url.to_string(), state.live.clone(), stop_live.clone());
         console::history::start_sampler(state.clone(), stop_live.clone());
         let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();

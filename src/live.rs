@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -16,10 +16,11 @@ pub const CHANNEL: &str = "imreceipts_user_events";
 /// Wakes the streams of `users` (in every process) for notifications that have committed:
 /// the hot receipt writes send their NOTIFY after their commit, in a transaction of its own
 /// without writes, instead of holding PostgreSQL's global notify lock through their commit.
-/// A failure only delays those streams until their next wake, so it is logged, not returned.
-pub fn wake_after_commit(conn: &mut PgConnection, users: &[String]) {
+/// A failure only delays those streams until their next wake, so it is logged; the result
+/// says whether the NOTIFY went out.
+pub fn wake_after_commit(conn: &mut PgConnection, users: &[String]) -> bool {
     if users.is_empty() {
-        return;
+        return true;
     }
     let list = users.join("\n");
     // The same limit as the trigger's: longer payloads wake every stream.
@@ -28,9 +29,10 @@ pub fn wake_after_commit(conn: &mut PgConnection, users: &[String]) {
         .bind::<diesel::sql_types::Text, _>(CHANNEL)
         .bind::<diesel::sql_types::Text, _>(&payload)
         .execute(conn);
-    if let Err(e) = sent {
+    if let Err(e) = &sent {
         tracing::warn!(error = %e, "waking event streams after a receipt write failed");
     }
+    sent.is_ok()
 }
 
 /// Open streams by user.
@@ -39,6 +41,8 @@ pub struct Hub {
     streams: Mutex<HashMap<String, Vec<Weak<Notify>>>>,
     /// Streams registered right now (for /metrics and tests).
     open: AtomicU64,
+    /// The queue of [`spawn_notifier`]'s thread, once it runs.
+    notifier: OnceLock<mpsc::Sender<Vec<String>>>,
 }
 
 /// A stream's registration; dropping it (the client went away) unregisters.
@@ -99,6 +103,22 @@ impl Hub {
         }
     }
 
+    /// Wakes the streams of `users` (in every process) for writes that have committed, through
+    /// the notifier thread when it runs (the caller goes on at once), else on `conn`.
+    pub fn wake_after_commit(&self, conn: &mut PgConnection, users: Vec<String>) {
+        if users.is_empty() {
+            return;
+        }
+        let users = match self.notifier.get() {
+            Some(tx) => match tx.send(users) {
+                Ok(()) => return,
+                Err(mpsc::SendError(users)) => users,
+            },
+            None => users,
+        };
+        wake_after_commit(conn, &users);
+    }
+
     /// How many streams are open in this process.
     pub fn open_streams(&self) -> u64 {
         self.open.load(Ordering::Relaxed)
@@ -112,6 +132,39 @@ impl Hub {
             payload.split('\n').for_each(|u| self.wake(u));
         }
     }
+}
+
+/// Sends the receipt writers' post-commit wake-ups from a connection of its own until `stop`:
+/// a writer hands its list over and takes its next batch at once (the NOTIFY round trip was
+/// an eighth of a batch's time), and lists queued meanwhile go out as one NOTIFY.
+pub fn spawn_notifier(url: String, hub: Arc<Hub>, stop: Arc<AtomicBool>) {
+    let (tx, rx) = mpsc::channel::<Vec<String>>();
+    if hub.notifier.set(tx).is_err() {
+        return;
+    }
+    std::thread::spawn(move || {
+        let mut conn: Option<PgConnection> = None;
+        while !stop.load(Ordering::SeqCst) {
+            let Ok(first) = rx.recv_timeout(Duration::from_millis(500)) else { continue };
+            let mut users: std::collections::BTreeSet<String> = first.into_iter().collect();
+            while let Ok(more) = rx.try_recv() {
+                users.extend(more);
+            }
+            if conn.is_none() {
+                conn = PgConnection::establish(&url)
+                    .map_err(|e| tracing::warn!(error = %e, "the stream notifier cannot connect"))
+                    .ok();
+            }
+            let Some(c) = conn.as_mut() else {
+                // The streams catch up at their next wake-up; a later batch retries the connection.
+                continue;
+            };
+            let users: Vec<String> = users.into_iter().collect();
+            if !wake_after_commit(c, &users) {
+                conn = None;
+            }
+        }
+    });
 }
 
 /// LISTENs in a thread of its own until `stop`, reconnecting after failures.

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Text};
 use diesel::PgConnection;
 
+use crate::coalesce::Written;
 use crate::domain::c2c::{msg_id, Ack, AckOutcome, KeyErrors, MsgRef, MAX_RECEIPT_ITEMS};
 use crate::error::{ApiError, ApiResult};
 use crate::webhooks::outbox::{self, Origin};
@@ -160,11 +161,10 @@ pub fn check_call(call: &Call) -> ApiResult<()> {
 
 /// Writes the receipts of `calls` (each already passed [`check_call`]) in one statement,
 /// each call gets its own outcome. An `Err` means the statement failed and nothing was written.
-pub fn write(conn: &mut PgConnection, ack: Ack, calls: &[Call]) -> ApiResult<Vec<ApiResult<AckOutcome>>> {
+pub fn write(conn: &mut PgConnection, ack: Ack, calls: &[Call]) -> ApiResult<Written<AckOutcome>> {
     let input = Input::new(ack, calls)?;
     let rows = input.run(conn)?;
-    // Outside a transaction: the statement has committed when it returns.
-    crate::live::wake_after_commit(conn, &rows.iter().find_map(|r| r.wake.clone()).unwrap_or_default());
+    let wake = rows.iter().find_map(|r| r.wake.clone()).unwrap_or_default();
     let mut rows = rows.into_iter().peekable();
     let mut out = Vec::with_capacity(calls.len());
     for (i, c) in calls.iter().enumerate() {
@@ -174,7 +174,7 @@ pub fn write(conn: &mut PgConnection, ack: Ack, calls: &[Call]) -> ApiResult<Vec
         }
         out.push(outcome(c, &mine));
     }
-    Ok(out)
+    Ok(Written { outcomes: out, wake })
 }
 
 /// The write's parameters: one entry per item, and per call.
@@ -307,7 +307,8 @@ impl crate::coalesce::Batch for Writer {
         }
     }
 
-    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Vec<ApiResult<AckOutcome>>> {
+    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Written<AckOutcome>> {
+        // Outside a transaction: the statement has committed when it returns.
         write(conn, self.0, calls)
     }
 }

@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text};
 use diesel::PgConnection;
 use std::collections::HashSet;
 
+use crate::coalesce::Written;
 use crate::domain::config;
 use crate::domain::group_receipts::{SeqErrors, SeqOutcome};
 use crate::error::{ApiError, ApiResult};
@@ -223,17 +224,10 @@ struct Row {
     wake: Option<Vec<String>>,
 }
 
-/// What a write did: each call's outcome, and the senders whose open streams must be woken
-/// once it has committed ([`crate::live::wake_after_commit`]).
-pub struct Written {
-    pub outcomes: Vec<ApiResult<SeqOutcome>>,
-    pub wake: Vec<String>,
-}
-
 /// Writes the receipts of `calls` in one statement; each call gets its own outcome (a call
 /// whose items are all refused fails with the first item's error). An `Err` means the
 /// statement itself failed (a database error): nothing of any call was written.
-pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Written> {
+pub fn write(conn: &mut PgConnection, kind: Kind, calls: &[Call]) -> ApiResult<Written<SeqOutcome>> {
     let input = Input::new(kind, calls)?;
     let rows = input.run(conn)?;
     let (mut verdicts, written): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.kind == 0);
@@ -381,10 +375,8 @@ impl crate::coalesce::Batch for Writer {
         }
     }
 
-    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Vec<ApiResult<SeqOutcome>>> {
+    fn write(&self, conn: &mut PgConnection, calls: &[Call]) -> ApiResult<Written<SeqOutcome>> {
         // Outside a transaction: the statement has committed when it returns.
-        let written = write(conn, self.0, calls)?;
-        crate::live::wake_after_commit(conn, &written.wake);
-        Ok(written.outcomes)
+        write(conn, self.0, calls)
     }
 }
