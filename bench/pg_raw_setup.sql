@@ -1,7 +1,7 @@
 -- Scratch tables for the raw PostgreSQL baseline, shaped like imreceipts' group_messages,
--- group_receipts and c2c_messages (same columns, keys, foreign key and indexes). The harness
--- replaces {msgs}, {readers} and {c2c_rows} and runs this in a scratch database of the
--- cluster under test.
+-- group_receipts and c2c_messages (same columns, keys, foreign key, indexes and fillfactor).
+-- The harness replaces {msgs}, {readers} and {c2c_rows} and runs this in a scratch database
+-- of the cluster under test.
 DROP TABLE IF EXISTS raw_group_receipts, raw_group_messages, raw_c2c_messages;
 DROP SEQUENCE IF EXISTS raw_n;
 
@@ -19,7 +19,7 @@ CREATE TABLE raw_group_messages (
     delivered_count   INT NOT NULL DEFAULT 0,
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (group_id, msg_seq)
-);
+) WITH (fillfactor = 70);
 
 CREATE TABLE raw_group_receipts (
     group_id     TEXT NOT NULL,
@@ -47,7 +47,7 @@ CREATE TABLE raw_c2c_messages (
     delivered_at      TIMESTAMPTZ,
     peer_read_at      TIMESTAMPTZ,
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 70);
 CREATE UNIQUE INDEX raw_c2c_messages_key ON raw_c2c_messages (from_account, to_account, msg_key);
 CREATE INDEX raw_c2c_messages_inbox ON raw_c2c_messages (to_account, from_account, msg_time, id);
 CREATE INDEX raw_c2c_messages_outbox ON raw_c2c_messages (from_account, to_account, msg_time, id);
