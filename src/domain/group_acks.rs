@@ -123,8 +123,8 @@ changed AS (
             m.read_threshold, m.msg_time, m.msg_random, agg.readers, agg.acks, agg.privs),
 won AS (
   -- `private` is the flag stored with the receipt, so the events and the lists agree.
-  SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count, u.reader, u.ack,
-         u.private
+  SELECT ch.group_id AS gid, ch.msg_seq AS seq, ch.from_account, ch.read_count, ch.eligible_count,
+         ch.departed_unread, u.reader, u.ack, u.private
     FROM changed ch CROSS JOIN LATERAL unnest(ch.readers, ch.acks, ch.privs) AS u(reader, ack, private)),
 -- A private reader's read reaches the sender's stream without their name.
 notify AS (
@@ -148,12 +148,7 @@ hook AS (
            'Type', (SELECT g.group_type FROM groups g WHERE g.group_id = w.gid),
            'GroupMsgReceiptList', json_agg(json_build_object(
                'MsgSeq', w.seq, 'ReadNum', w.read_count,
-               'UnreadNum', greatest(w.eligible_count - w.read_count - (
-                   SELECT count(*) FROM group_members s
-                    WHERE s.group_id = w.gid AND s.leave_seq IS NOT NULL AND s.join_seq < w.seq
-                      AND s.leave_seq >= w.seq AND s.user_id <> w.from_account
-                      AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = w.gid
-                             AND r.msg_seq = w.seq AND r.reader = s.user_id) IS NULL), 0),
+               'UnreadNum', greatest(w.eligible_count - w.read_count - w.departed_unread, 0),
                'ReadReceiptMembers', json_build_array(CASE
                    -- A private reader is counted but not named, and their AckContent not shown.
                    WHEN w.private THEN json_build_object('Member_Account', '', 'Private', 1)

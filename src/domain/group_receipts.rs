@@ -4,7 +4,8 @@
 //! minus its sender. `ReadNum` counts every receipt (leavers keep theirs); `UnreadNum` counts
 //! eligible readers who are still members and have not read. With `eligible_count` frozen at
 //! send time and `read_count` moved only by first reads, UnreadNum = eligible - read -
-//! (eligible members who left without reading), and the last term only scans departed spans.
+//! (eligible members who left without reading), and the last term is kept on the message row
+//! (`departed_unread`, moved by leaves and by the reads that undo them).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -312,42 +313,65 @@ struct CountRow {
     read_count: i32,
     #[diesel(sql_type = Int4)]
     delivered_count: i32,
-    #[diesel(sql_type = BigInt)]
-    departed_unread: i64,
+    #[diesel(sql_type = Int4)]
+    departed_unread: i32,
 }
+
+const COUNTS: &str =
+    // `departed_unread` is kept on the row by leaves and by the reads that undo them, so a
+    // count is one index probe per message, whatever the group's history.
+    "SELECT m.msg_seq, m.need_receipt AND m.recalled_at IS NULL AS need_receipt, m.eligible_count, m.read_count,
+            m.delivered_count, m.departed_unread
+       FROM group_messages m WHERE m.group_id = $1 AND m.msg_seq = ANY($2)";
 
 /// Counts for many messages in one round trip.
 pub fn counts(conn: &mut PgConnection, group_id: &str, seqs: &[i64]) -> ApiResult<Vec<Counts>> {
-    let rows: Vec<CountRow> = crate::db::cached(
-        "SELECT m.msg_seq, m.need_receipt AND m.recalled_at IS NULL AS need_receipt, m.eligible_count, m.read_count, m.delivered_count,
-                (SELECT count(*) FROM group_members s
-                  WHERE s.group_id = m.group_id AND s.leave_seq IS NOT NULL
-                    AND s.join_seq < m.msg_seq AND s.leave_seq >= m.msg_seq AND s.user_id <> m.from_account
-                    AND (SELECT r.read_at FROM group_receipts r WHERE r.group_id = m.group_id
-                         AND r.msg_seq = m.msg_seq AND r.reader = s.user_id) IS NULL
-                ) AS departed_unread
-           FROM group_messages m WHERE m.group_id = $1 AND m.msg_seq = ANY($2)",
-    )
-    .bind::<Text, _>(group_id)
-    .bind::<Array<BigInt>, _>(seqs)
-    .load(conn)?;
-    Ok(seqs
-        .iter()
+    let rows: Vec<CountRow> =
+        crate::db::cached(COUNTS).bind::<Text, _>(group_id).bind::<Array<BigInt>, _>(seqs).load(conn)?;
+    Ok(counts_of(seqs, &rows))
+}
+
+/// One entry per asked seq, in the asked order.
+fn counts_of(seqs: &[i64], rows: &[CountRow]) -> Vec<Counts> {
+    seqs.iter()
         .map(|seq| match rows.iter().find(|r| r.msg_seq == *seq && r.need_receipt) {
             Some(r) => Counts {
                 msg_seq: *seq,
                 found: true,
                 read: r.read_count.into(),
-                unread: (i64::from(r.eligible_count) - i64::from(r.read_count) - r.departed_unread).max(0),
+                unread: (i64::from(r.eligible_count) - i64::from(r.read_count) - i64::from(r.departed_unread)).max(0),
                 delivered: r.delivered_count.into(),
             },
             None => Counts { msg_seq: *seq, found: false, read: 0, unread: 0, delivered: 0 },
         })
-        .collect())
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct CountsCallRow {
+    #[diesel(sql_type = Text)]
+    group_type: String,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    group_types: Vec<Option<String>>,
+    #[diesel(sql_type = Bool)]
+    is_member: bool,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    msg_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    need_receipt: Option<bool>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    eligible_count: Option<i32>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    read_count: Option<i32>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    delivered_count: Option<i32>,
+    #[diesel(sql_type = Nullable<Int4>)]
+    departed_unread: Option<i32>,
 }
 
 /// Counts for a `get_group_msg_receipt` call (receipts must be enabled for the group's type).
-/// `viewer` is the non-admin caller, who must be a member of the group.
+/// `viewer` is the non-admin caller, who must be a member of the group. The checks of
+/// [`context`] and the counts share one round trip: this is the most frequent read.
 pub fn query_counts(
     conn: &mut PgConnection,
     group_id: &str,
@@ -360,8 +384,41 @@ pub fn query_counts(
             seqs.len()
         )));
     }
-    context(conn, group_id, viewer)?;
-    counts(conn, group_id, seqs)
+    // One row per message found (or one without a message), none when the group is unknown.
+    let rows: Vec<CountsCallRow> = crate::db::cached(
+        "SELECT g.group_type, c.group_types,
+                $3 = '' OR EXISTS (SELECT 1 FROM group_members s WHERE s.group_id = g.group_id AND s.user_id = $3
+                                     AND s.leave_seq IS NULL) AS is_member,
+                m.msg_seq, m.need_receipt AND m.recalled_at IS NULL AS need_receipt, m.eligible_count,
+                m.read_count, m.delivered_count, m.departed_unread
+           FROM groups g CROSS JOIN receipt_config c
+           LEFT JOIN group_messages m ON m.group_id = g.group_id AND m.msg_seq = ANY($2)
+          WHERE g.group_id = $1",
+    )
+    .bind::<Text, _>(group_id)
+    .bind::<Array<BigInt>, _>(seqs)
+    .bind::<Text, _>(viewer.unwrap_or_default())
+    .load(conn)?;
+    let first = rows.first().ok_or_else(|| ApiError::GroupNotFound(group_id.to_string()))?;
+    let types: Vec<String> = first.group_types.iter().flatten().cloned().collect();
+    config::require_type_enabled(&types, &first.group_type, group_id)?;
+    if let (Some(u), false) = (viewer, first.is_member) {
+        return Err(ApiError::forbidden(format!("{u:?} is not a member of group {group_id:?}")));
+    }
+    let found: Vec<CountRow> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(CountRow {
+                msg_seq: r.msg_seq?,
+                need_receipt: r.need_receipt?,
+                eligible_count: r.eligible_count?,
+                read_count: r.read_count?,
+                delivered_count: r.delivered_count?,
+                departed_unread: r.departed_unread?,
+            })
+        })
+        .collect();
+    Ok(counts_of(seqs, &found))
 }
 
 /// A reader of a message.
