@@ -119,6 +119,7 @@ diesel::table! {
         read_at -> Nullable<Timestamptz>,
         ack_content -> Nullable<Text>,
         private -> Bool,
+        txid -> Int8,
     }
 }
 

@@ -99,7 +99,9 @@ up AS (
   ON CONFLICT (group_id, msg_seq, reader)
     DO UPDATE SET read_at = now(), ack_content = EXCLUDED.ack_content, private = EXCLUDED.private
      WHERE $6 AND r.read_at IS NULL
-  RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, r.private, (r.xmax = 0) AS inserted),
+  -- Written by this transaction: inserted now (an update keeps the inserting transaction's id).
+  RETURNING r.group_id, r.msg_seq, r.reader, r.ack_content, r.private,
+            (r.txid = pg_current_xact_id()::text::bigint) AS inserted),
 -- Per message, with its new readers carried along, so nothing below joins two CTEs.
 agg AS (
   SELECT group_id, msg_seq, count(*)::int AS n, (count(*) FILTER (WHERE inserted))::int AS ins,
