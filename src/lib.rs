@@ -88,6 +88,7 @@ impl Application {
             writers: Arc::new(coalesce::Writers::new(coalesce::Limits {
                 writers: settings.writers,
                 max_calls: settings.write_batch,
+                spill_items: settings.writer_spill,
             })),
             console: Arc::new(console::ConsoleInfo::new(
                 settings,

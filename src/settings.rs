@@ -69,6 +69,10 @@ pub struct Settings {
     /// Receipt batches of one kind written at once, each on its own connection.
     #[arg(long, env = "IMRECEIPTS_WRITERS", default_value_t = 2)]
     pub writers: usize,
+    /// Receipts waiting in the queue before a further writer starts beside a running one
+    /// (with fewer, one writer's batches simply grow, which is cheaper per receipt).
+    #[arg(long, env = "IMRECEIPTS_WRITER_SPILL", default_value_t = 30)]
+    pub writer_spill: usize,
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "IMRECEIPTS_WORKERS")]
     pub workers: Option<usize>,

@@ -300,6 +300,10 @@ impl crate::coalesce::Batch for Writer {
     type Call = Call;
     type Out = AckOutcome;
 
+    fn items(call: &Call) -> usize {
+        call.items.len()
+    }
+
     fn family(&self) -> &'static str {
         match self.0 {
             Ack::Read => "c2c_read",

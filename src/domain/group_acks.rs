@@ -365,6 +365,10 @@ impl crate::coalesce::Batch for Writer {
     type Call = Call;
     type Out = SeqOutcome;
 
+    fn items(call: &Call) -> usize {
+        call.items.len()
+    }
+
     fn family(&self) -> &'static str {
         match self.0 {
             Kind::Read => "group_read",
