@@ -205,20 +205,19 @@ pub fn table_sizes(conn: &mut PgConnection) -> ApiResult<Vec<(String, i64, i64)>
         rows: i64,
     }
     let rows: Vec<Size> = crate::db::cached(
-        // A partitioned table (group_receipts) is the sum of its partitions.
-        "SELECT c.relname::text AS name,
-                CASE WHEN c.relkind = 'p'
-                     THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::bigint
-                             FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
-                     ELSE pg_total_relation_size(c.oid) END AS bytes,
-                CASE WHEN c.relkind = 'p'
-                     THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint
-                             FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf)
-                     ELSE greatest(c.reltuples, 0)::bigint END AS rows
+        // A regular table stands for itself; a partitioned one (group_receipts) for its leaf
+        // partitions (pg_partition_tree lists nothing for a regular table).
+        "SELECT c.relname::text AS name, sum(pg_total_relation_size(p.oid))::bigint AS bytes,
+                sum(greatest(p.reltuples, 0))::bigint AS rows
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          CROSS JOIN LATERAL (SELECT c.oid, c.reltuples WHERE c.relkind = 'r'
+                              UNION ALL
+                              SELECT l.oid, l.reltuples FROM pg_partition_tree(c.oid) t
+                                JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf) p
           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
             AND c.relname IN ('user_events', 'webhook_events', 'webhook_deliveries', 'webhook_attempts',
                               'c2c_messages', 'group_messages', 'group_receipts', 'group_members')
+          GROUP BY c.relname
           ORDER BY 1",
     )
     .load(conn)?;
