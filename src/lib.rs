@@ -11,6 +11,7 @@ pub mod http;
 pub mod identity;
 pub mod live;
 pub mod metrics;
+pub mod planner_stats;
 pub mod retention;
 pub mod settings;
 pub mod state;
@@ -121,6 +122,9 @@ impl Application {
             .transpose()
             .context("building the webhook HTTP client")?;
         let retention = settings.retention.enabled.then(|| retention::start(state.clone()));
+        if settings.retention.enabled {
+            planner_stats::start(state.clone(), stop_live.clone());
+        }
         let deadlines = settings.deadlines.enabled.then(|| deadlines::start(state.clone(), settings.deadlines.clone()));
         Ok(Application { port, server: server.run(), state, dispatcher, retention, deadlines, stop_live })
     }

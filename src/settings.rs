@@ -133,7 +133,8 @@ pub struct RateLimitSettings {
 /// How long finished data is kept (0 keeps it forever) and how the cleanup runs.
 #[derive(Debug, Clone, Args)]
 pub struct RetentionSettings {
-    /// Run the retention worker in this process (any number of processes may).
+    /// Run the retention worker in this process (any number of processes may), and take the
+    /// first planner statistics of tables that grow from empty.
     #[arg(long = "retention", env = "IMRECEIPTS_RETENTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
     /// Days a finished (delivered or dead) webhook delivery, its attempts and its event are kept.

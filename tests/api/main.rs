@@ -14,6 +14,7 @@ mod foundation;
 mod hardening;
 mod import;
 mod openapi;
+mod planner_stats;
 mod privacy;
 mod processes;
 mod read_stats;

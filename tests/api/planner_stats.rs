@@ -1,0 +1,60 @@
+//! First planner statistics: a table that grows from (nearly) empty is analyzed by the server
+//! once it has real rows, so plans made while it was empty are replanned; then it is left to
+//! autovacuum.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::helpers::*;
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Runs `q` on a connection of its own, closed at once so its statistics reach PostgreSQL.
+fn sql(app: &TestApp, q: &str) {
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query(q).execute(&mut conn).unwrap();
+}
+
+/// The planner's row estimate of `table` (-1 while it was never analyzed).
+fn reltuples(app: &TestApp, table: &str) -> i64 {
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query(format!("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = '{table}'::regclass"))
+        .get_result::<N>(&mut conn)
+        .unwrap()
+        .n
+}
+
+#[actix_web::test]
+async fn a_table_that_grows_from_empty_gets_statistics_once_it_has_real_rows() {
+    let app = spawn_app().await;
+    // Autovacuum off on these tables: whatever analyzes them is the server.
+    sql(&app, "CREATE TABLE probe_big (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false)");
+    sql(&app, "CREATE TABLE probe_small (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false)");
+    // Analyzed while empty, as a seeding script (or autovacuum on a young table) may do.
+    sql(&app, "CREATE TABLE probe_early (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false)");
+    sql(&app, "ANALYZE probe_early");
+    assert_eq!(reltuples(&app, "probe_early"), 0);
+    sql(&app, "INSERT INTO probe_big SELECT generate_series(1, 1500)");
+    sql(&app, "INSERT INTO probe_small SELECT generate_series(1, 10)");
+    sql(&app, "INSERT INTO probe_early SELECT generate_series(1, 1200)");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while reltuples(&app, "probe_big") != 1500 || reltuples(&app, "probe_early") != 1200 {
+        assert!(tokio::time::Instant::now() < deadline, "the grown tables were not analyzed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A table with only a few rows is left to autovacuum's own thresholds.
+    assert_eq!(reltuples(&app, "probe_small"), -1);
+
+    // Once its statistics saw real rows, a table is autovacuum's: more rows bring no ANALYZE.
+    sql(&app, "INSERT INTO probe_big SELECT generate_series(1501, 4000)");
+    tokio::time::sleep(Duration::from_secs(7)).await; // longer than one round of the worker
+    assert_eq!(reltuples(&app, "probe_big"), 1500);
+    assert_eq!(reltuples(&app, "probe_small"), -1);
+}
