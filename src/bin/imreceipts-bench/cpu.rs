@@ -1,6 +1,6 @@
 //! Where the CPU went during a scenario, from /proc: the load generator (this process's main
 //! thread), the server under test (every other thread of this process), the PostgreSQL cluster
-//! under test (its postmaster and children) and the whole machine. Server processes of their
+//! under test (its postmaster and children, live or exited) and the whole machine. Server processes of their
 //! own (S8's second server) are added to the server's share.
 
 use std::fs;
@@ -58,7 +58,7 @@ pub struct Usage {
     /// The in-process server: HTTP workers, blocking database threads, webhook dispatcher
     /// (and, in S6, the webhook receiver), plus S8's second server process.
     pub server_cores: f64,
-    /// PostgreSQL backends of still-open connections plus its background processes.
+    /// The PostgreSQL cluster: its processes, including those that exited during the window.
     pub postgres_cores: f64,
     /// Every process on the machine.
     pub machine_cores: f64,
@@ -99,8 +99,15 @@ impl Snapshot {
                 args.windows(2).any(|w| w[0] == b"-p" && w[1] == wanted.as_bytes())
             })
         });
-        s.postgres =
-            procs.iter().filter(|p| postmaster.is_none_or(|pm| p.pid == pm || p.ppid == pm)).map(|p| p.secs).sum();
+        // Live processes, plus the postmaster's reaped children: backends and parallel workers
+        // that exited (a parallel query's workers often live between two snapshots).
+        let pids: Vec<u32> = procs.iter().map(|p| p.pid).collect();
+        let is_postmaster = |p: &Proc| postmaster.map_or(!pids.contains(&p.ppid), |pm| p.pid == pm);
+        s.postgres = procs
+            .iter()
+            .filter(|p| postmaster.is_none_or(|pm| p.pid == pm || p.ppid == pm))
+            .map(|p| p.secs + if is_postmaster(p) { p.children } else { 0.0 })
+            .sum();
         if let Some((busy, total)) = machine() {
             s.busy = busy;
             s.total = total;
@@ -136,13 +143,18 @@ struct Proc {
     ppid: u32,
     comm: String,
     secs: f64,
+    /// CPU seconds of its children that exited and were reaped.
+    children: f64,
 }
 
 fn proc_stat(pid: u32) -> Option<Proc> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let ppid = text[text.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()?;
+    let rest: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    let ppid = rest.get(1)?.parse().ok()?;
+    // cutime and cstime are fields 16 and 17.
+    let children = (rest.get(13)?.parse::<f64>().ok()? + rest.get(14)?.parse::<f64>().ok()?) / TICKS;
     let (comm, secs) = parse_stat(&text)?;
-    Some(Proc { pid, ppid, comm, secs })
+    Some(Proc { pid, ppid, comm, secs, children })
 }
 
 /// (comm, user+system seconds) from a /proc stat file.
