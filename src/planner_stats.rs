@@ -19,8 +19,8 @@ use diesel::PgConnection;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-/// Rows below which a table counts as nearly empty, and rows written to it since its last
-/// statistics before it gets new ones.
+/// Rows below which a table's statistics count as nearly empty, and live rows it must have for
+/// new ones.
 pub const MIN_ROWS: i64 = 1000;
 /// Seconds between checks (one catalog query each; nothing else while every table is settled).
 const EVERY: Duration = Duration::from_secs(5);
@@ -32,13 +32,14 @@ struct Table {
 }
 
 /// Analyzes every table of the current schema whose statistics (if any) saw fewer than
-/// `min_rows` rows and that has had at least `min_rows` rows written since; returns their names.
+/// `min_rows` rows and that now has at least `min_rows` live rows; returns their names. Updates
+/// alone never qualify a table: a small, busy one (a group's counters) stays autovacuum's.
 pub fn analyze_new_tables(conn: &mut PgConnection, min_rows: i64) -> ApiResult<Vec<String>> {
     // reltuples is -1 for a table never analyzed (nor vacuumed).
     let tables: Vec<Table> = crate::db::cached(
         "SELECT format('%I.%I', s.schemaname, s.relname) AS name
            FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-          WHERE s.schemaname = current_schema() AND c.reltuples < $1 AND s.n_mod_since_analyze >= $1
+          WHERE s.schemaname = current_schema() AND c.reltuples < $1 AND s.n_live_tup >= $1
           ORDER BY s.relname",
     )
     .bind::<BigInt, _>(min_rows)

@@ -110,9 +110,11 @@ impl FromSql<SmallInt, Pg> for DeliveryState {
     }
 }
 
-/// SQL condition (on `webhook_endpoints`) that the endpoint has a pending delivery due now.
-pub const HAS_DUE_WORK: &str = concat!(
-    "EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id AND d.state = ",
+/// Enabled endpoints (all columns) with a pending delivery due now. Static text, so the
+/// statement is prepared once per connection (the dispatcher runs it on every round).
+pub const DUE_ENDPOINTS: &str = concat!(
+    "SELECT webhook_endpoints.* FROM webhook_endpoints WHERE enabled AND EXISTS (",
+    "SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id AND d.state = ",
     code!(Pending),
     " AND d.next_attempt_at <= now())"
 );

@@ -15,7 +15,7 @@ const SECRET: &str = "webhook_endpoints.secret";
 const TOKEN: &str = "webhook_endpoints.token";
 
 /// An endpoint row as stored: `token`, `secret` and `prev_secret` sealed.
-#[derive(Clone, Queryable, Selectable)]
+#[derive(Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = webhook_endpoints)]
 struct Row {
     id: i64,
@@ -265,11 +265,7 @@ pub fn list(conn: &mut PgConnection, keys: &Keyring) -> ApiResult<Vec<Endpoint>>
 /// Enabled endpoints with a delivery due now; one whose secrets do not decrypt is skipped
 /// (logged) so it cannot stall the others.
 pub fn with_due_work(conn: &mut PgConnection, keys: &Keyring) -> ApiResult<Vec<Endpoint>> {
-    let rows: Vec<Row> = webhook_endpoints::table
-        .filter(webhook_endpoints::enabled.eq(true))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(deliveries::HAS_DUE_WORK))
-        .select(Row::as_select())
-        .load(conn)?;
+    let rows: Vec<Row> = crate::db::cached(deliveries::DUE_ENDPOINTS).load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|r| match r.open(keys) {

@@ -42,6 +42,10 @@ async fn a_table_that_grows_from_empty_gets_statistics_once_it_has_real_rows() {
     assert_eq!(reltuples(&app, "probe_early"), 0);
     sql(&app, "INSERT INTO probe_big SELECT generate_series(1, 1500)");
     sql(&app, "INSERT INTO probe_small SELECT generate_series(1, 10)");
+    // Small and busy: 2,000 row changes, 10 rows.
+    sql(&app, "CREATE TABLE probe_hot (id bigint PRIMARY KEY, n int) WITH (autovacuum_enabled = false)");
+    sql(&app, "INSERT INTO probe_hot SELECT generate_series(1, 10), 0");
+    sql(&app, "DO $$ BEGIN FOR i IN 1..200 LOOP UPDATE probe_hot SET n = n + 1; END LOOP; END $$");
     sql(&app, "INSERT INTO probe_early SELECT generate_series(1, 1200)");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -49,8 +53,16 @@ async fn a_table_that_grows_from_empty_gets_statistics_once_it_has_real_rows() {
         assert!(tokio::time::Instant::now() < deadline, "the grown tables were not analyzed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // A table with only a few rows is left to autovacuum's own thresholds.
+    // A table with only a few rows, however busy, is left to autovacuum's own thresholds.
     assert_eq!(reltuples(&app, "probe_small"), -1);
+    assert_eq!(reltuples(&app, "probe_hot"), -1);
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    let changed =
+        diesel::sql_query("SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'probe_hot'")
+            .get_result::<N>(&mut conn)
+            .unwrap()
+            .n;
+    assert!(changed >= 2000, "probe_hot's updates are counted as changes ({changed})");
 
     // Once its statistics saw real rows, a table is autovacuum's: more rows bring no ANALYZE.
     sql(&app, "INSERT INTO probe_big SELECT generate_series(1501, 4000)");
