@@ -259,3 +259,21 @@ pub fn assert_fail(v: &Value, code: i64) -> String {
     assert!(!info.is_empty(), "ErrorInfo must explain the error: {v}");
     info
 }
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Runs `q` on a connection of its own (closed at once, so its statistics reach PostgreSQL).
+pub fn sql(app: &TestApp, q: &str) {
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query(q).execute(&mut conn).unwrap();
+}
+
+/// The `n` column (bigint) of the one row `q` returns.
+pub fn count(app: &TestApp, q: &str) -> i64 {
+    let mut conn = PgConnection::establish(&app.db_url).unwrap();
+    diesel::sql_query(q).get_result::<Count>(&mut conn).unwrap().n
+}

@@ -4,30 +4,11 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-
 use crate::helpers::*;
-
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// Runs `q` on a connection of its own, closed at once so its statistics reach PostgreSQL.
-fn sql(app: &TestApp, q: &str) {
-    let mut conn = PgConnection::establish(&app.db_url).unwrap();
-    diesel::sql_query(q).execute(&mut conn).unwrap();
-}
 
 /// The planner's row estimate of `table` (-1 while it was never analyzed).
 fn reltuples(app: &TestApp, table: &str) -> i64 {
-    let mut conn = PgConnection::establish(&app.db_url).unwrap();
-    diesel::sql_query(format!("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = '{table}'::regclass"))
-        .get_result::<N>(&mut conn)
-        .unwrap()
-        .n
+    count(app, &format!("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = '{table}'::regclass"))
 }
 
 #[actix_web::test]
@@ -56,12 +37,7 @@ async fn a_table_that_grows_from_empty_gets_statistics_once_it_has_real_rows() {
     // A table with only a few rows, however busy, is left to autovacuum's own thresholds.
     assert_eq!(reltuples(&app, "probe_small"), -1);
     assert_eq!(reltuples(&app, "probe_hot"), -1);
-    let mut conn = PgConnection::establish(&app.db_url).unwrap();
-    let changed =
-        diesel::sql_query("SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'probe_hot'")
-            .get_result::<N>(&mut conn)
-            .unwrap()
-            .n;
+    let changed = count(&app, "SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'probe_hot'");
     assert!(changed >= 2000, "probe_hot's updates are counted as changes ({changed})");
 
     // Once its statistics saw real rows, a table is autovacuum's: more rows bring no ANALYZE.

@@ -9,22 +9,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn sql(app: &TestApp, q: &str) {
-    let mut conn = PgConnection::establish(&app.db_url).unwrap();
-    diesel::sql_query(q).execute(&mut conn).unwrap();
-}
-
-fn count(app: &TestApp, q: &str) -> i64 {
-    let mut conn = PgConnection::establish(&app.db_url).unwrap();
-    diesel::sql_query(q).get_result::<N>(&mut conn).unwrap().n
-}
-
 /// Waits (bounded) until `q` counts `want`.
 async fn eventually(app: &TestApp, q: &str, want: i64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
